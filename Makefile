@@ -1,0 +1,44 @@
+# kbchat: `make run` sets up and runs the product, `make test` sets up and runs the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+# On a machine without the local CPU wheel of torch, point this at PyTorch's CPU index to
+# avoid a multi-GB CUDA build, e.g. make run TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+HOST ?= $(or $(KBCHAT_UI_HOST),127.0.0.1)
+PORT ?= $(or $(KBCHAT_UI_PORT),8501)
+
+.PHONY: run test lint bench ingest ui clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "kbchat needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) torch==2.13.0
+	$(PIP) install --quiet -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+ingest: $(VENV)/.installed
+	$(BIN)/kbchat ingest
+
+run: ingest
+	@echo "The index is up to date. The chat UI is not built yet: search with" \
+	      "'$(BIN)/kbchat search \"your question\"'."
+
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check kbchat ingest vectorstore app tests benchmarks
+	$(BIN)/mypy kbchat ingest vectorstore
+	$(BIN)/pytest
+
+bench: $(VENV)/.installed-dev
+	@for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) vectorstore/data

@@ -1,0 +1,212 @@
+"""The knowledge base as the core sees it: built from settings, searched, ingested, described.
+
+`ingest/` and `vectorstore/` take plain values; this module is where settings become those
+values. Heavy objects (embedder, index) are built once per process and shared.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ingest.chunking import ChunkingOptions
+from ingest.lock import IngestLockedError, ingest_running
+from ingest.manifest import Manifest
+from ingest.sync import IngestError, IngestJob, IngestOptions, IngestReport, ProgressCallback
+from kbchat.errors import ConfigError, IndexEmptyError, KbchatError
+from kbchat.settings import Settings
+from vectorstore import (
+    ChromaStoreError,
+    EmbedderError,
+    IndexMismatchError,
+    KnowledgeIndex,
+    SearchHit,
+    SearchMode,
+    SentenceTransformerEmbedder,
+)
+from vectorstore.records import Filters
+
+_lock = threading.Lock()
+_embedders: dict[tuple[str | None, int], SentenceTransformerEmbedder] = {}
+_indexes: dict[tuple[object, ...], KnowledgeIndex] = {}
+_manifests: dict[Path, Manifest] = {}
+
+
+def embedder_for(settings: Settings) -> SentenceTransformerEmbedder:
+    """The configured embedding model (one per process and configuration)."""
+    key = (settings.index.embedding_model, settings.index.embedding_batch_size)
+    with _lock:
+        if key not in _embedders:
+            _embedders[key] = SentenceTransformerEmbedder(
+                settings.index.embedding_model, batch_size=settings.index.embedding_batch_size
+            )
+        return _embedders[key]
+
+
+def index_for(settings: Settings) -> KnowledgeIndex:
+    """The configured knowledge index (one per process and configuration)."""
+    index_dir = settings.paths.index_dir.resolve()
+    key = (
+        index_dir,
+        settings.index.collection,
+        settings.index.chroma_host,
+        settings.index.chroma_port,
+        settings.index.embedding_model,
+        settings.retrieval.candidates,
+        settings.retrieval.rrf_k,
+    )
+    embedder = embedder_for(settings)
+    with _lock:
+        if key not in _indexes:
+            _indexes[key] = KnowledgeIndex(
+                index_dir,
+                embedder,
+                collection=settings.index.collection,
+                chroma_host=settings.index.chroma_host,
+                chroma_port=settings.index.chroma_port,
+                candidates=settings.retrieval.candidates,
+                rrf_k=settings.retrieval.rrf_k,
+            )
+        return _indexes[key]
+
+
+def manifest_for(settings: Settings) -> Manifest:
+    """The manifest of the configured index."""
+    path = settings.paths.index_dir.resolve() / "manifest.sqlite3"
+    with _lock:
+        if path not in _manifests:
+            _manifests[path] = Manifest(path)
+        return _manifests[path]
+
+
+def ingest_options(
+    settings: Settings, corpus: Path | None = None, *, full: bool = False
+) -> IngestOptions:
+    """Ingestion options from settings (``corpus`` overrides the configured folder)."""
+    return IngestOptions(
+        corpus_dir=corpus or settings.paths.corpus_dir,
+        max_file_bytes=int(settings.ingest.max_file_mb * 1024 * 1024),
+        chunking=ChunkingOptions(settings.ingest.chunk_size, settings.ingest.chunk_overlap),
+        confidential_paths=tuple(settings.ingest.confidential_paths),
+        default_sensitivity=settings.ingest.default_sensitivity,
+        full=full,
+    )
+
+
+def run_ingest(
+    settings: Settings,
+    corpus: Path | None = None,
+    *,
+    full: bool = False,
+    progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Sync the index with the corpus folder.
+
+    Raises:
+        KbchatError: the run could not complete (another run holds the lock, the corpus folder
+            is missing, the index cannot be written); the message says why.
+    """
+    try:
+        job = IngestJob(
+            index_for(settings),
+            manifest_for(settings),
+            ingest_options(settings, corpus, full=full),
+            progress,
+        )
+        return job.run()
+    except (IngestLockedError, IngestError, IndexMismatchError, EmbedderError) as err:
+        raise KbchatError(str(err)) from err
+    except ChromaStoreError as err:
+        raise KbchatError(f"{err}. Nothing was lost: run ingestion again when it is back.") from err
+
+
+def search(
+    settings: Settings,
+    query: str,
+    k: int | None = None,
+    *,
+    filters: Filters | None = None,
+    mode: SearchMode = "hybrid",
+) -> list[SearchHit]:
+    """Search the knowledge base.
+
+    Raises:
+        IndexEmptyError: nothing has been ingested yet.
+        KbchatError: the index cannot be read.
+    """
+    if not query.strip():
+        raise ConfigError("The question is empty.")
+    try:
+        index = index_for(settings)
+        if index.count() == 0:
+            raise IndexEmptyError()
+        return index.search(query, k or settings.retrieval.top_k, filters=filters, mode=mode)
+    except (ChromaStoreError, EmbedderError) as err:
+        raise KbchatError(str(err)) from err
+
+
+def passage_dict(hit: SearchHit, rank: int) -> dict[str, Any]:
+    """A search hit in the shape of ``kbchat search --json``."""
+    meta = hit.metadata
+    page = meta.get("page")
+    return {
+        "rank": rank,
+        "chunk_id": hit.chunk_id,
+        "source": meta.get("source"),
+        "section": meta.get("section") or None,
+        "page": int(page) if page is not None else None,
+        "sensitivity": meta.get("sensitivity"),
+        "score": round(hit.score, 6),
+        "text": hit.text,
+    }
+
+
+@dataclass(frozen=True)
+class KnowledgeStats:
+    """What ``kbchat stats`` reports."""
+
+    documents: int
+    chunks: int
+    by_sensitivity: dict[str, dict[str, int]]
+    index_bytes: int | None
+    index_location: str
+    embedder: str
+    last_ingest: str | None
+    last_report: dict[str, object] | None
+    failed_files: int
+    ingest_running: bool
+
+    def to_dict(self) -> dict[str, object]:
+        """As plain data."""
+        return dict(self.__dict__)
+
+
+def stats(settings: Settings) -> KnowledgeStats:
+    """Figures about the knowledge base."""
+    try:
+        index = index_for(settings)
+        manifest = manifest_for(settings)
+        entries = manifest.entries()
+        by_label: dict[str, dict[str, int]] = {}
+        for entry in entries.values():
+            slot = by_label.setdefault(entry.sensitivity, {"documents": 0, "chunks": 0})
+            slot["documents"] += 1
+            slot["chunks"] += len(entry.chunk_ids)
+        index_stats = index.stats()
+        last = manifest.last_run()
+        return KnowledgeStats(
+            documents=len(entries),
+            chunks=index_stats.chunks,
+            by_sensitivity=dict(sorted(by_label.items())),
+            index_bytes=index_stats.size_bytes,
+            index_location=index_stats.location,
+            embedder=index_stats.embedder,
+            last_ingest=last[0] if last else None,
+            last_report=last[1] if last else None,
+            failed_files=len(manifest.failures()),
+            ingest_running=ingest_running(settings.paths.index_dir.resolve()),
+        )
+    except ChromaStoreError as err:
+        raise KbchatError(str(err)) from err

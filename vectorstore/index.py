@@ -1,0 +1,229 @@
+"""The knowledge index: Chroma (dense) and FTS5 (BM25) kept in step, searched together."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from vectorstore.chroma_store import ChromaStore
+from vectorstore.embedder import Embedder
+from vectorstore.hybrid import reciprocal_rank_fusion
+from vectorstore.keyword import KeywordIndex
+from vectorstore.records import ChunkRecord, Filters, Metadata, SearchHit
+
+SearchMode = Literal["hybrid", "dense", "keyword"]
+SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "dense", "keyword")
+
+
+class IndexMismatchError(Exception):
+    """The index on disk was built with another embedding model."""
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """Figures about the index."""
+
+    chunks: int
+    keyword_chunks: int
+    embedder: str
+    location: str
+    size_bytes: int | None
+
+
+class KnowledgeIndex:
+    """Chunks with vectors in Chroma and BM25 terms in SQLite FTS5, under the same ids.
+
+    Writes go to Chroma first, then to the keyword index; the ingestion job's journal makes a
+    write interrupted between the two converge on the next run.
+
+    Args:
+        index_dir: folder of the keyword index (and of embedded Chroma).
+        embedder: the embedding model.
+        collection: Chroma collection name.
+        chroma_host: Chroma server host; ``None`` for embedded Chroma under ``index_dir``.
+        chroma_port: Chroma server port.
+        candidates: how many results each retriever contributes before fusion.
+        rrf_k: reciprocal rank fusion constant.
+    """
+
+    def __init__(
+        self,
+        index_dir: Path,
+        embedder: Embedder,
+        *,
+        collection: str = "kbchat",
+        chroma_host: str | None = None,
+        chroma_port: int = 8000,
+        candidates: int = 30,
+        rrf_k: int = 60,
+    ) -> None:
+        self.index_dir = index_dir
+        self.embedder = embedder
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+        index_dir.mkdir(parents=True, exist_ok=True)
+        self.chroma = ChromaStore(
+            collection,
+            persist_dir=None if chroma_host else index_dir / "chroma",
+            host=chroma_host,
+            port=chroma_port,
+        )
+        self.keyword = KeywordIndex(index_dir / "keyword.sqlite3")
+        self._info_path = index_dir / "index_info.json"
+        self._write_lock = threading.Lock()
+        self._marker = index_dir / "generation"
+        self._seen_generation = self._generation()
+
+    # -- freshness across processes -----------------------------------------------------------
+
+    def _generation(self) -> int:
+        try:
+            return int(self._marker.read_text(encoding="utf-8") or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def _bump_generation(self) -> None:
+        """Tell readers in other processes that the index changed."""
+        generation = max(time.time_ns(), self._seen_generation + 1)
+        tmp = self._marker.with_suffix(".tmp")
+        tmp.write_text(str(generation), encoding="utf-8")
+        tmp.replace(self._marker)
+        self._seen_generation = generation
+
+    def refresh(self) -> None:
+        """See writes made by another process (an ingestion run) since the last look."""
+        current = self._generation()
+        if current != self._seen_generation:
+            self._seen_generation = current
+            self.chroma.reopen()
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def check_embedder(self) -> None:
+        """Refuse to mix vectors of two embedding models in one index.
+
+        Raises:
+            IndexMismatchError: the index was built with another model.
+        """
+        current = {"embedder": self.embedder.name}
+        if self._info_path.exists():
+            stored = json.loads(self._info_path.read_text(encoding="utf-8"))
+            if stored.get("embedder") != current["embedder"] and self.count() > 0:
+                raise IndexMismatchError(
+                    f"The index was built with the embedding model {stored.get('embedder')}, "
+                    f"not {current['embedder']}: run `kbchat ingest --full` to rebuild it."
+                )
+        self._info_path.write_text(json.dumps(current), encoding="utf-8")
+
+    def write(self, records: Sequence[ChunkRecord], embeddings: np.ndarray) -> None:
+        """Insert or replace chunks in both indexes."""
+        with self._write_lock:
+            self.chroma.upsert(records, embeddings)
+            self.keyword.upsert(records)
+            self._bump_generation()
+
+    def delete(self, chunk_ids: Iterable[str]) -> None:
+        """Remove chunks from both indexes."""
+        ids = list(chunk_ids)
+        if not ids:
+            return
+        with self._write_lock:
+            self.chroma.delete(ids)
+            self.keyword.delete(ids)
+            self._bump_generation()
+
+    def reset(self) -> None:
+        """Remove everything (a full rebuild starts here)."""
+        with self._write_lock:
+            self.chroma.reset()
+            self.keyword.clear()
+            self._info_path.unlink(missing_ok=True)
+            self._bump_generation()
+
+    def stored_embeddings(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors already in the index, to reuse for unchanged text."""
+        return self.chroma.embeddings(chunk_ids)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def count(self) -> int:
+        """Number of chunks in the dense index."""
+        self.refresh()
+        return self.chroma.count()
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        filters: Filters | None = None,
+        mode: SearchMode = "hybrid",
+    ) -> list[SearchHit]:
+        """Find the passages that best match a query.
+
+        Args:
+            query: the question or keywords.
+            k: how many passages to return.
+            filters: metadata filters (key -> value or list of values).
+            mode: ``hybrid`` (dense and BM25 fused by reciprocal rank fusion), ``dense`` or
+                ``keyword``.
+
+        Returns:
+            Up to ``k`` hits, best first.
+        """
+        if mode not in SEARCH_MODES:
+            raise ValueError(f"unknown search mode {mode!r}; use one of {SEARCH_MODES}")
+        query = query.strip()
+        if not query or k <= 0:
+            return []
+        self.refresh()
+        pool = max(self.candidates, k)
+        dense: list[tuple[str, float]] = []
+        keyword: list[tuple[str, float]] = []
+        if mode in ("hybrid", "dense"):
+            dense = self.chroma.query(self.embedder.embed_query(query), pool, filters)
+        if mode in ("hybrid", "keyword"):
+            keyword = self.keyword.search(query, pool, filters)
+        if mode == "dense":
+            ranked = [(cid, score, [rank, None]) for rank, (cid, score) in enumerate(dense, 1)]
+        elif mode == "keyword":
+            ranked = [(cid, score, [None, rank]) for rank, (cid, score) in enumerate(keyword, 1)]
+        else:
+            ranked = reciprocal_rank_fusion(
+                [[cid for cid, _ in dense], [cid for cid, _ in keyword]], k=self.rrf_k
+            )
+        top = ranked[:k]
+        payload = self._payload([cid for cid, _, _ in top])
+        hits = []
+        for cid, score, (dense_rank, keyword_rank) in top:
+            if cid not in payload:  # removed between the two reads: skip, never fail
+                continue
+            text, metadata = payload[cid]
+            hits.append(SearchHit(cid, text, metadata, float(score), dense_rank, keyword_rank))
+        return hits
+
+    def _payload(self, chunk_ids: list[str]) -> dict[str, tuple[str, Metadata]]:
+        found = self.keyword.get(chunk_ids)
+        missing = [cid for cid in chunk_ids if cid not in found]
+        if missing:
+            found.update(self.chroma.get(missing))
+        return found
+
+    def stats(self) -> IndexStats:
+        """Figures about the index."""
+        chroma_size = self.chroma.size_bytes()
+        size = None if chroma_size is None else chroma_size + self.keyword.size_bytes()
+        return IndexStats(
+            chunks=self.count(),
+            keyword_chunks=self.keyword.count(),
+            embedder=self.embedder.name,
+            location=self.chroma.location,
+            size_bytes=size,
+        )

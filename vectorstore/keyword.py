@@ -1,0 +1,208 @@
+"""The keyword (BM25) side of hybrid search: SQLite FTS5, under the same chunk ids as Chroma.
+
+FTS5 was chosen over ``bm25s`` by measurement (``benchmarks/bm25_choice.py``, figures in the
+README): query latency is comparable at our sizes, while FTS5 updates incrementally inside
+transactions, survives a killed process, and is read by other processes while one writes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from vectorstore.records import ChunkRecord, Filters, Metadata
+
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_STOPWORD_TEXT = """a an and are as at be but by can do does for from has have how i if in into is
+it its me my of on or our so than that the their them then there these they this to was we what
+when where which who why will with you your"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    chunk_id TEXT NOT NULL UNIQUE,
+    text TEXT NOT NULL,
+    body TEXT NOT NULL,
+    metadata TEXT NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    body, content='chunks', content_rowid='rowid', tokenize='porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, body) VALUES (new.rowid, new.body);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_au AFTER UPDATE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
+    INSERT INTO chunks_fts(rowid, body) VALUES (new.rowid, new.body);
+END;
+"""
+
+
+def query_terms(query: str) -> list[str]:
+    """Split a question into lower-cased search terms, without stop words or duplicates."""
+    seen: dict[str, None] = {}
+    for token in _TOKEN.findall(query.lower()):
+        if token not in STOPWORDS and len(token) > 1:
+            seen.setdefault(token, None)
+    return list(seen)
+
+
+def filter_sql(filters: Filters | None) -> tuple[str, list[object]]:
+    """Translate metadata filters to a SQL condition on ``chunks.metadata``.
+
+    Args:
+        filters: key -> value (equality) or key -> sequence of values (any of them).
+
+    Returns:
+        A condition (``"1"`` when there is none) and its parameters.
+    """
+    if not filters:
+        return "1", []
+    clauses: list[str] = []
+    params: list[object] = []
+    for key, wanted in filters.items():
+        if not _KEY.match(key):
+            raise ValueError(f"invalid metadata key in filter: {key!r}")
+        column = f"json_extract(chunks.metadata, '$.{key}')"
+        if isinstance(wanted, (list, tuple, set, frozenset)):
+            values = list(wanted)
+            if not values:
+                return "0", []
+            clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
+        else:
+            clauses.append(f"{column} = ?")
+            params.append(wanted)
+    return " AND ".join(clauses), params
+
+
+class KeywordIndex:
+    """BM25 search over chunk bodies, stored in one SQLite file.
+
+    Safe to share between threads (one connection, serialised) and between processes (WAL:
+    readers see the last committed state while a writer works).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        self._lock = threading.RLock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)
+            self._conn.commit()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def upsert(self, records: Sequence[ChunkRecord]) -> None:
+        """Insert or replace chunks (one transaction)."""
+        if not records:
+            return
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO chunks(chunk_id, text, body, metadata) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(chunk_id) DO UPDATE SET text=excluded.text, body=excluded.body, "
+                "metadata=excluded.metadata",
+                [
+                    (r.chunk_id, r.text, r.embed_text, json.dumps(dict(r.metadata), sort_keys=True))
+                    for r in records
+                ],
+            )
+
+    def delete(self, chunk_ids: Iterable[str]) -> None:
+        """Remove chunks by id (unknown ids are ignored)."""
+        ids = [(cid,) for cid in chunk_ids]
+        if not ids:
+            return
+        with self._transaction() as conn:
+            conn.executemany("DELETE FROM chunks WHERE chunk_id = ?", ids)
+
+    def clear(self) -> None:
+        """Remove every chunk."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM chunks")
+
+    def count(self) -> int:
+        """Number of chunks."""
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    def ids(self) -> set[str]:
+        """Every chunk id."""
+        with self._lock:
+            return {row[0] for row in self._conn.execute("SELECT chunk_id FROM chunks")}
+
+    def get(self, chunk_ids: Sequence[str]) -> dict[str, tuple[str, Metadata]]:
+        """Text and metadata of the given chunks (missing ids are absent from the result)."""
+        found: dict[str, tuple[str, Metadata]] = {}
+        with self._lock:
+            for start in range(0, len(chunk_ids), 500):
+                batch = list(chunk_ids[start : start + 500])
+                rows = self._conn.execute(
+                    f"SELECT chunk_id, text, metadata FROM chunks WHERE chunk_id IN "
+                    f"({', '.join('?' * len(batch))})",
+                    batch,
+                )
+                for cid, text, meta in rows:
+                    found[cid] = (text, json.loads(meta))
+        return found
+
+    def search(self, query: str, n: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        """BM25 search.
+
+        Args:
+            query: free text; terms are OR-ed, so any matching term counts.
+            n: how many results at most.
+            filters: optional metadata filters.
+
+        Returns:
+            ``(chunk_id, score)`` pairs, best first; score is BM25 (higher is better).
+        """
+        terms = query_terms(query)
+        if not terms or n <= 0:
+            return []
+        match = " OR ".join(f'"{term}"' for term in terms)
+        condition, params = filter_sql(filters)
+        sql = (
+            "SELECT chunks.chunk_id, bm25(chunks_fts) AS rank FROM chunks_fts "
+            "JOIN chunks ON chunks.rowid = chunks_fts.rowid "
+            f"WHERE chunks_fts MATCH ? AND {condition} ORDER BY rank LIMIT ?"
+        )
+        with self._lock:
+            rows = self._conn.execute(sql, [match, *params, n]).fetchall()
+        return [(cid, -float(rank)) for cid, rank in rows]
+
+    def size_bytes(self) -> int:
+        """Bytes on disk (database and write-ahead log)."""
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            candidate = Path(f"{self.path}{suffix}")
+            if candidate.exists():
+                total += candidate.stat().st_size
+        return total
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._conn.close()
