@@ -202,6 +202,123 @@ def stats(settings: Settings, as_json: bool) -> None:
         click.echo(f"{key.ljust(width)}  {value}")
 
 
+def _where(source: str, section: str | None, page: int | None) -> str:
+    text = source + (f" › {section}" if section else "")
+    return text + (f" (page {page})" if page else "")
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print passages and answer as JSON.")
+@click.pass_obj
+def ask(settings: Settings, question: str, as_json: bool) -> None:
+    """Answer a question from the documents with the private model, citing passages.
+
+    The answer streams as it is written; the sources cited follow it. When the configured
+    model (Llama 2 7B Chat by default) is not present, the packaged SmolLM2 answers and a
+    notice says so.
+
+    \b
+    Examples:
+      kbchat ask "How many days of annual leave do I get?"
+      kbchat ask "Who approves a purchase order of 12,000 pounds?" --json
+    """
+    from kbchat.assistant import private_answerer
+    from kbchat.knowledge import passage_dict
+
+    if not question.strip():
+        raise click.BadParameter("the question is empty", param_hint="QUESTION")
+    with _user_errors():
+        answerer, _resolved = private_answerer(settings)
+        if answerer.index.count() == 0:
+            from kbchat.errors import IndexEmptyError
+
+            raise IndexEmptyError()
+        retrieval = answerer.retrieve(question)
+        if answerer.notice and not as_json:
+            click.echo(f"Note: {answerer.notice}", err=True)
+
+        def waiting(ahead: int) -> None:
+            if not as_json:
+                click.echo(f"(waiting for the model: {ahead} request(s) ahead)", err=True)
+
+        stream = answerer.stream(retrieval, on_wait=waiting)
+        for delta in stream:
+            if not as_json:
+                click.echo(delta, nl=False)
+        answer = stream.answer
+    if as_json:
+        _emit_json(
+            {
+                "question": question,
+                "passages": [passage_dict(p.hit, p.n) for p in retrieval.passages],
+                "retrieval_s": round(retrieval.seconds, 3),
+                "answers": [answer.to_dict()],
+            }
+        )
+        return
+    click.echo()
+    if answer.citations:
+        click.echo("\nSources:")
+        for c in answer.citations:
+            click.echo(f"  [{c.n}] {_where(c.source, c.section, c.page)}")
+    stats = answer.stats
+    if stats is not None:
+        rate = f", {stats.tokens_per_s:.1f} tokens/s" if stats.tokens_per_s else ""
+        first = f"first token {stats.ttft_s:.2f} s, " if stats.ttft_s is not None else ""
+        click.echo(
+            f"\n({answer.model}: {first}{stats.seconds:.2f} s in all{rate}; "
+            f"retrieval {retrieval.seconds:.2f} s)",
+            err=True,
+        )
+
+
+@main.group()
+def models() -> None:
+    """The private model: list what is configured and present, fetch Llama 2 7B Chat."""
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@click.pass_obj
+def models_list(settings: Settings, as_json: bool) -> None:
+    """Show the configured model, the packaged stand-in, and which one answers."""
+    from kbchat.llm.models import list_models
+
+    rows = list_models(settings.local)
+    if as_json:
+        _emit_json([{**row.__dict__, "path": str(row.path) if row.path else None} for row in rows])
+        return
+    for row in rows:
+        state = "in use" if row.in_use else ("present" if row.present else "missing")
+        if row.in_use and row.fallback:
+            state = "in use (stand-in)"
+        where = row.url or (str(row.path) if row.path else "")
+        size = f", {row.size_bytes / 1e9:.2f} GB" if row.size_bytes else ""
+        click.echo(f"{row.name:<28} {state:<18} {where}{size}")
+
+
+@models.command("pull")
+@click.pass_obj
+def models_pull(settings: Settings) -> None:
+    """Download Llama 2 7B Chat (GGUF, Q4_K_M, about 4 GB) into KBCHAT_MODELS_DIR.
+
+    Resumes an interrupted download. Set HF_ENDPOINT to use a mirror and HF_TOKEN if it
+    needs a token.
+    """
+    from kbchat.llm.models import pull_llama2
+
+    with _user_errors():
+        path = pull_llama2(settings.local.models_dir, progress=sys.stderr.isatty())
+    click.echo(f"Llama 2 7B Chat is at {path}.")
+    if settings.local.local_model_path and settings.local.local_model_path != path:
+        click.echo(
+            f"Note: KBCHAT_LOCAL_MODEL_PATH points at {settings.local.local_model_path}; "
+            "unset it to use the downloaded model.",
+            err=True,
+        )
+
+
 def run(argv: list[str] | None = None, *, standalone: bool = True) -> Callable[..., Any] | Any:
     """Run the CLI (used by tests to call it in-process)."""
     return main.main(args=argv, prog_name="kbchat", standalone_mode=standalone)

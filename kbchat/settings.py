@@ -97,6 +97,13 @@ class RetrievalSettings(_Section):
         30, ge=1, description="Candidates taken from each of dense and keyword search."
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    min_relevance: float = Field(
+        0.3,
+        ge=-1,
+        le=1,
+        description="Below this cosine similarity of the best passage a question is taken as "
+        "not covered by the documents and no model is called (tuned for all-MiniLM-L6-v2).",
+    )
 
 
 class LocalModelSettings(_Section):
@@ -123,6 +130,9 @@ class LocalModelSettings(_Section):
     private_api_key: SecretStr | None = Field(
         None, description="API key of KBCHAT_PRIVATE_BASE_URL, if it needs one."
     )
+    private_timeout_s: float = Field(
+        300.0, gt=0, description="Seconds to wait for KBCHAT_PRIVATE_BASE_URL to answer."
+    )
     max_answer_tokens: int = Field(512, ge=16, description="Longest answer, in tokens.")
     temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
 
@@ -140,6 +150,10 @@ class CloudSettings(_Section):
         None,
         validation_alias=AliasChoices("OPENAI_API_KEY"),
         description="OpenAI API key (the SDK's own variable).",
+    )
+    cloud_timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for the cloud model.")
+    cloud_max_retries: int = Field(
+        2, ge=0, le=10, description="Retries of a failed cloud request (rate limit, network)."
     )
     openai_base_url: str | None = Field(
         None,

@@ -114,3 +114,18 @@ def chroma_server(tmp_path: Path) -> Iterator[tuple[str, int]]:
 
     with start_chroma_server(tmp_path / "chroma-server") as address:
         yield address
+
+
+@pytest.fixture(scope="session")
+def sample_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of an index holding the whole sample corpus (ingested once per run).
+
+    Tests must not change this index; copy the corpus (`corpus_copy`) to change things.
+    """
+    from kbchat.knowledge import run_ingest
+
+    tmp = tmp_path_factory.mktemp("sample")
+    settings = make_settings(tmp, CORPUS, local={"local_n_ctx": 2048, "max_answer_tokens": 64})
+    report = run_ingest(settings)
+    assert report.failed == [], report.failed
+    return settings

@@ -199,6 +199,7 @@ class KnowledgeIndex:
             ranked = reciprocal_rank_fusion(
                 [[cid for cid, _ in dense], [cid for cid, _ in keyword]], k=self.rrf_k
             )
+        similarity = dict(dense)
         top = ranked[:k]
         payload = self._payload([cid for cid, _, _ in top])
         hits = []
@@ -206,7 +207,17 @@ class KnowledgeIndex:
             if cid not in payload:  # removed between the two reads: skip, never fail
                 continue
             text, metadata = payload[cid]
-            hits.append(SearchHit(cid, text, metadata, float(score), dense_rank, keyword_rank))
+            hits.append(
+                SearchHit(
+                    cid,
+                    text,
+                    metadata,
+                    float(score),
+                    dense_rank,
+                    keyword_rank,
+                    similarity.get(cid),
+                )
+            )
         return hits
 
     def _payload(self, chunk_ids: list[str]) -> dict[str, tuple[str, Metadata]]:

@@ -39,6 +39,7 @@ class SearchHit:
         score: fused score (higher is better); for a single-retriever search, that retriever's.
         dense_rank: 1-based rank in dense search, ``None`` if dense search did not find it.
         keyword_rank: 1-based rank in keyword search, ``None`` if keyword search did not find it.
+        dense_score: cosine similarity to the query, when dense search found it.
     """
 
     chunk_id: str
@@ -47,3 +48,4 @@ class SearchHit:
     score: float
     dense_rank: int | None = None
     keyword_rank: int | None = None
+    dense_score: float | None = None

@@ -98,7 +98,7 @@ def _metadata_title(reader: PdfReader) -> str:
     try:
         metadata = reader.metadata
         title = str(metadata.title or "") if metadata else ""
-    except Exception:  # broken document info is not worth failing the file for
+    except Exception:  # noqa: BLE001 - broken document info is not worth failing the file for
         return ""
     title = " ".join(title.replace("\x00", "").split())
     if not title or _JUNK_TITLE.fullmatch(title) or not any(c.isalpha() for c in title):

@@ -7,19 +7,15 @@ from pathlib import Path
 import pytest
 
 from kbchat.evaluation import load_eval_set, score_retrieval
-from kbchat.knowledge import index_for, run_ingest
-from tests.conftest import CORPUS, EVAL_SET, make_settings
+from kbchat.knowledge import index_for
+from tests.conftest import CORPUS, EVAL_SET
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def sample_index(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    tmp = tmp_path_factory.mktemp("quality")
-    settings = make_settings(tmp, CORPUS)
-    report = run_ingest(settings)
-    assert report.failed == []
-    return index_for(settings)
+def sample_index(sample_settings):  # type: ignore[no-untyped-def]
+    return index_for(sample_settings)
 
 
 def test_eval_set_is_well_formed() -> None:

@@ -1,0 +1,238 @@
+"""Answering a question: retrieve, fit the prompt, stream the model's answer, map citations."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kbchat.answering.budget import fit_prompt
+from kbchat.answering.citations import Citation, map_citations
+from kbchat.answering.followup import FollowupStrategy, search_with_history
+from kbchat.answering.prompt import Passage
+from kbchat.llm.base import ChatBackend, ChatMessage, ChatStream, GenerationStats, OnWait
+from vectorstore.index import KnowledgeIndex
+from vectorstore.records import Filters, SearchHit
+
+BackendLabel = Literal["private", "cloud"]
+
+NOTHING_FOUND = (
+    "I could not find anything about this in the documents, so I cannot answer it. "
+    "Try other words, or ask the owner of the topic."
+)
+# Earlier exchanges (question + answer) given to the model, before budgeting trims them.
+HISTORY_EXCHANGES = 3
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of the conversation."""
+
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What retrieval found for a question, shared by every model that answers it."""
+
+    question: str
+    passages: list[Passage]
+    relevant: bool
+    seconds: float
+
+    @property
+    def hits(self) -> list[SearchHit]:
+        """The passages' search hits, best first."""
+        return [p.hit for p in self.passages]
+
+
+@dataclass
+class Answer:
+    """One model's answer to one question."""
+
+    backend: BackendLabel
+    model: str
+    text: str = ""
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    stats: GenerationStats | None = None
+    fallback: bool = False
+    notice: str | None = None
+    answered_by_model: bool = True
+    dropped_passages: int = 0
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The shape of an entry of ``answers`` in ``kbchat ask --json``."""
+        stats = self.stats
+        return {
+            "backend": self.backend,
+            "model": self.model,
+            "text": self.text,
+            "citations": [c.to_dict() for c in self.citations],
+            "ttft_s": _round(stats.ttft_s) if stats else None,
+            "seconds": _round(stats.seconds) if stats else None,
+            "tokens_in": stats.tokens_in if stats else 0,
+            "tokens_out": stats.tokens_out if stats else 0,
+            "tokens_per_s": _round(stats.tokens_per_s) if stats else None,
+            "queued_s": _round(stats.queued_s) if stats else None,
+            "fallback": self.fallback,
+            "notice": self.notice,
+            "passages_used": [p.n for p in self.passages],
+            "error": self.error,
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+class AnswerStream:
+    """Text deltas of an answer as the model writes them; ``answer`` is complete afterwards."""
+
+    def __init__(self, answer: Answer, stream: ChatStream | None) -> None:
+        self.answer = answer
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[str]:
+        if self._stream is None:
+            yield self.answer.text
+            return
+        try:
+            yield from self._stream
+        finally:
+            self._stream.close()  # an abandoned answer must free the model at once
+            self.answer.text = self._stream.text
+            self.answer.stats = self._stream.stats
+            self.answer.citations = map_citations(self.answer.text, self.answer.passages)
+
+    def close(self) -> None:
+        """Stop the model early."""
+        if self._stream is not None:
+            self._stream.close()
+
+    def consume(self) -> Answer:
+        """Read the whole answer."""
+        for _ in self:
+            pass
+        return self.answer
+
+
+class Answerer:
+    """Answers questions from the knowledge index with one chat model.
+
+    Args:
+        index: the knowledge index.
+        backend: the chat model.
+        label: ``private`` or ``cloud``.
+        top_k: passages given to the model.
+        min_relevance: below this cosine similarity of the best passage, the question is
+            taken as not covered by the documents and the model is not called.
+        max_answer_tokens: room kept for the answer.
+        temperature: sampling temperature.
+        fallback: whether the model is a stand-in for the configured one.
+        notice: what to tell the user about the model (e.g. the fallback), if anything.
+        followup: retrieval strategy for follow-up questions.
+    """
+
+    def __init__(
+        self,
+        index: KnowledgeIndex,
+        backend: ChatBackend,
+        *,
+        label: BackendLabel = "private",
+        top_k: int = 5,
+        min_relevance: float = 0.3,
+        max_answer_tokens: int = 512,
+        temperature: float = 0.1,
+        fallback: bool = False,
+        notice: str | None = None,
+        followup: FollowupStrategy = "fused",
+    ) -> None:
+        self.index = index
+        self.backend = backend
+        self.label = label
+        self.top_k = top_k
+        self.min_relevance = min_relevance
+        self.max_answer_tokens = max_answer_tokens
+        self.temperature = temperature
+        self.fallback = fallback
+        self.notice = notice
+        self.followup = followup
+
+    def retrieve(
+        self, question: str, history: Sequence[Turn] = (), *, filters: Filters | None = None
+    ) -> Retrieval:
+        """Find the passages for a question (taking earlier questions into account)."""
+        started = time.perf_counter()
+        hits = search_with_history(
+            self.index,
+            question,
+            [turn.question for turn in history],
+            self.top_k,
+            strategy=self.followup,
+            filters=filters,
+        )
+        best = max((h.dense_score for h in hits if h.dense_score is not None), default=None)
+        relevant = bool(hits) and (best is None or best >= self.min_relevance)
+        passages = [Passage(n, hit) for n, hit in enumerate(hits, start=1)]
+        return Retrieval(question, passages, relevant, time.perf_counter() - started)
+
+    def stream(
+        self,
+        retrieval: Retrieval,
+        history: Sequence[Turn] = (),
+        *,
+        passages: Sequence[Passage] | None = None,
+        on_wait: OnWait | None = None,
+    ) -> AnswerStream:
+        """Start answering; iterate the result for text as it is written.
+
+        Args:
+            retrieval: what retrieval found (shared between models in a comparison).
+            history: earlier exchanges, oldest first.
+            passages: the passages this model may see (default: all retrieved).
+            on_wait: called with the number of requests ahead when the model is busy.
+
+        Raises:
+            ModelError: the model cannot be loaded or refuses the request.
+            KbchatError: the question alone does not fit the model's context.
+        """
+        answer = Answer(
+            backend=self.label,
+            model=self.backend.model_name,
+            fallback=self.fallback,
+            notice=self.notice,
+        )
+        given = list(retrieval.passages if passages is None else passages)
+        if not retrieval.relevant or not given:
+            answer.text = NOTHING_FOUND
+            answer.answered_by_model = False
+            return AnswerStream(answer, None)
+        fitted = fit_prompt(
+            retrieval.question,
+            given,
+            _history_messages(history),
+            count_messages=self.backend.count_messages,
+            context_window=self.backend.context_window,
+            answer_tokens=self.max_answer_tokens,
+        )
+        answer.passages = fitted.passages
+        answer.dropped_passages = len(fitted.dropped_passages)
+        stream = self.backend.stream_chat(
+            fitted.messages,
+            max_tokens=self.max_answer_tokens,
+            temperature=self.temperature,
+            on_wait=on_wait,
+        )
+        return AnswerStream(answer, stream)
+
+
+def _history_messages(history: Sequence[Turn]) -> list[ChatMessage]:
+    messages: list[ChatMessage] = []
+    for turn in list(history)[-HISTORY_EXCHANGES:]:
+        messages.append(ChatMessage("user", turn.question))
+        messages.append(ChatMessage("assistant", turn.answer))
+    return messages
