@@ -1,4 +1,4 @@
-"""The sensitivity label of a document: front matter, path rules, default."""
+"""The sensitivity label of a document: path rules, an admin's label, front matter, default."""
 
 from __future__ import annotations
 
@@ -49,14 +49,21 @@ def label_for(
     *,
     confidential_paths: Sequence[str],
     default: str = "internal",
+    override: str | None = None,
 ) -> str:
     """Decide a document's sensitivity label.
 
-    The front matter ``sensitivity`` (or the default) applies, raised to ``confidential`` when
-    the path matches a confidential pattern: a path rule can only make a label stricter.
+    The rule, strongest first:
+
+    1. a path matching a confidential pattern makes the document ``confidential``, whatever
+       else says so: a path rule can only make a label stricter;
+    2. an admin's label for this file (``override``) replaces the front matter and the default,
+       in either direction (this is how a PDF or DOCX, which has no front matter, gets a label);
+    3. the front matter ``sensitivity``;
+    4. the default.
 
     Raises:
-        SensitivityError: the front matter names an unknown label.
+        SensitivityError: the front matter or the admin's label names an unknown label.
     """
     stated = metadata.get("sensitivity", "").strip().lower()
     if stated and stated not in LABELS:
@@ -64,7 +71,13 @@ def label_for(
             f"unknown sensitivity label {stated!r} in front matter (use public, internal or "
             "confidential)"
         )
-    label = stated or default
+    chosen = (override or "").strip().lower()
+    if chosen and chosen not in LABELS:
+        raise SensitivityError(
+            f"unknown sensitivity label {chosen!r} set by an admin (use public, internal or "
+            "confidential)"
+        )
+    label = chosen or stated or default
     if matches_any(source, confidential_paths):
         label = "confidential"
     return label

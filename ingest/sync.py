@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,6 +66,9 @@ class IngestOptions:
         confidential_paths: glob patterns of confidential files (relative to the corpus).
         default_sensitivity: label of documents with no front matter label or path rule.
         full: rebuild from nothing instead of syncing.
+        sensitivity_overrides: labels an admin set per file (corpus-relative POSIX path ->
+            label); one replaces the file's front matter, a confidential path still wins (see
+            `ingest.sensitivity.label_for`). Changing one re-processes only that file.
     """
 
     corpus_dir: Path
@@ -74,6 +77,7 @@ class IngestOptions:
     confidential_paths: tuple[str, ...] = ("hr/private/**",)
     default_sensitivity: str = "internal"
     full: bool = False
+    sensitivity_overrides: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,20 +117,25 @@ def _utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _settings_key(options: IngestOptions, sensitivity_rule: bool, embedder: str) -> str:
-    """What, besides the file's bytes, decides its chunks: a change re-processes the file."""
-    return sha256_hex(
-        json.dumps(
-            [
-                PIPELINE_VERSION,
-                options.chunking.chunk_size,
-                options.chunking.chunk_overlap,
-                options.default_sensitivity,
-                sensitivity_rule,
-                embedder,
-            ]
-        )
-    )[:16]
+def _settings_key(
+    options: IngestOptions, sensitivity_rule: bool, embedder: str, override: str | None = None
+) -> str:
+    """What, besides the file's bytes, decides its chunks: a change re-processes the file.
+
+    An admin's label for the file is part of the key only when there is one, so that files
+    without a label keep the keys they had before labels existed.
+    """
+    parts: list[object] = [
+        PIPELINE_VERSION,
+        options.chunking.chunk_size,
+        options.chunking.chunk_overlap,
+        options.default_sensitivity,
+        sensitivity_rule,
+        embedder,
+    ]
+    if override:
+        parts.append(override)
+    return sha256_hex(json.dumps(parts))[:16]
 
 
 class IngestJob:
@@ -225,7 +234,7 @@ class IngestJob:
                 data = None  # the loader reports the reason
             file_hash = sha256_hex(data) if data is not None else ""
             entry = entries.get(source)
-            key = _settings_key(self.options, rule, embedder)
+            key = _settings_key(self.options, rule, embedder, self._override(source))
             unchanged = entry and data is not None and entry.file_hash == file_hash
             if unchanged and entry and entry.settings_key == key:
                 self.report.files_unchanged += 1
@@ -234,6 +243,10 @@ class IngestJob:
         return plan
 
     # -- one file ----------------------------------------------------------------------------
+
+    def _override(self, source: str) -> str | None:
+        """The admin's label for a file, if any."""
+        return self.options.sensitivity_overrides.get(source) or None
 
     def _fail(self, source: str, reason: str) -> None:
         self.report.failed.append({"path": source, "reason": reason})
@@ -257,6 +270,7 @@ class IngestJob:
                 document.metadata,
                 confidential_paths=self.options.confidential_paths,
                 default=self.options.default_sensitivity,
+                override=self._override(source),
             )
             if data is None or not file_hash:  # unreadable while planning, readable now
                 data = path.read_bytes()
@@ -281,7 +295,9 @@ class IngestJob:
         entry = FileEntry(
             source=source,
             file_hash=file_hash,
-            settings_key=_settings_key(self.options, rule, self.index.embedder.name),
+            settings_key=_settings_key(
+                self.options, rule, self.index.embedder.name, self._override(source)
+            ),
             size=len(data),
             format=document.format,
             title=document.title,

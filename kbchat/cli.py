@@ -86,8 +86,18 @@ def main(ctx: click.Context) -> None:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--full", is_flag=True, help="Rebuild the index from nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.option("--watch", is_flag=True, help="Keep the index in step with the folder until Ctrl-C.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=2.0,
+    show_default=True,
+    help="Seconds between two looks at the folder (with --watch).",
+)
 @click.pass_obj
-def ingest(settings: Settings, path: Path | None, full: bool, as_json: bool) -> None:
+def ingest(
+    settings: Settings, path: Path | None, full: bool, as_json: bool, watch: bool, interval: float
+) -> None:
     """Bring the index in step with a folder of documents (incremental).
 
     PATH defaults to KBCHAT_CORPUS_DIR. New files are added, changed files replaced, deleted
@@ -98,13 +108,19 @@ def ingest(settings: Settings, path: Path | None, full: bool, as_json: bool) -> 
       kbchat ingest
       kbchat ingest ./handbook --json
       kbchat ingest --full
+      kbchat ingest --watch --interval 5
     """
-    from kbchat.knowledge import run_ingest
+    if watch:
+        from kbchat.admin.cli import run_watch
+
+        run_watch(settings, path, interval=interval, full=full, as_json=as_json)
+        return
+    from kbchat.admin.jobs import tracked_ingest
 
     bar = _ProgressBar()
     try:
         with _user_errors():
-            report = run_ingest(settings, path, full=full, progress=bar)
+            report = tracked_ingest(settings, path, full=full, progress=bar, origin="command line")
     finally:
         bar.close()
     if as_json:
@@ -209,68 +225,225 @@ def _where(source: str, section: str | None, page: int | None) -> str:
 
 @main.command()
 @click.argument("question")
-@click.option("--json", "as_json", is_flag=True, help="Print passages and answer as JSON.")
+@click.option(
+    "--model",
+    "which",
+    type=click.Choice(["private", "cloud", "both"]),
+    default="private",
+    show_default=True,
+    help="Who answers: the private model, the cloud model (when allowed), or both side by side.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print passages and answers as JSON.")
 @click.pass_obj
-def ask(settings: Settings, question: str, as_json: bool) -> None:
-    """Answer a question from the documents with the private model, citing passages.
+def ask(settings: Settings, question: str, which: str, as_json: bool) -> None:
+    """Answer a question from the documents, citing passages.
 
-    The answer streams as it is written; the sources cited follow it. When the configured
-    model (Llama 2 7B Chat by default) is not present, the packaged SmolLM2 answers and a
-    notice says so.
+    The private model answers by default; when the configured model (Llama 2 7B Chat) is not
+    present, the packaged SmolLM2 answers and a notice says so. The cloud model answers only
+    when an admin allows it, and never sees confidential passages or redacted values.
 
     \b
     Examples:
       kbchat ask "How many days of annual leave do I get?"
       kbchat ask "Who approves a purchase order of 12,000 pounds?" --json
+      kbchat ask "What is the Team edition price?" --model both
     """
     from kbchat.assistant import private_answerer
-    from kbchat.knowledge import passage_dict
+    from kbchat.errors import IndexEmptyError
+    from kbchat.overrides import effective_settings
 
     if not question.strip():
         raise click.BadParameter("the question is empty", param_hint="QUESTION")
+    settings = effective_settings(settings)
     with _user_errors():
+        if which == "cloud":
+            from kbchat.policy.gate import CloudGate
+
+            unavailable = CloudGate(settings).availability()
+            if unavailable:
+                from kbchat.audit import audit_for
+
+                audit_for(settings).record(
+                    "gate_refused", outcome=f"refused: {unavailable}", question=question,
+                    model=settings.cloud.cloud_model,
+                )  # fmt: skip
+                raise click.ClickException(unavailable)
         answerer, _resolved = private_answerer(settings)
         if answerer.index.count() == 0:
-            from kbchat.errors import IndexEmptyError
-
             raise IndexEmptyError()
         retrieval = answerer.retrieve(question)
-        if answerer.notice and not as_json:
-            click.echo(f"Note: {answerer.notice}", err=True)
+        if which == "private":
+            _ask_private(answerer, retrieval, as_json)
+        elif which == "cloud":
+            _ask_cloud(settings, retrieval, as_json)
+        else:
+            _ask_both(settings, answerer, retrieval, as_json)
 
-        def waiting(ahead: int) -> None:
-            if not as_json:
-                click.echo(f"(waiting for the model: {ahead} request(s) ahead)", err=True)
 
-        stream = answerer.stream(retrieval, on_wait=waiting)
-        for delta in stream:
-            if not as_json:
-                click.echo(delta, nl=False)
-        answer = stream.answer
-    if as_json:
-        _emit_json(
-            {
-                "question": question,
-                "passages": [passage_dict(p.hit, p.n) for p in retrieval.passages],
-                "retrieval_s": round(retrieval.seconds, 3),
-                "answers": [answer.to_dict()],
-            }
-        )
-        return
-    click.echo()
+def _ask_json(
+    retrieval: Any, answers: list[Any], decision: Any | None = None, **extra: Any
+) -> None:
+    from kbchat.knowledge import passage_dict
+
+    payload: dict[str, Any] = {
+        "question": retrieval.question,
+        "passages": [passage_dict(p.hit, p.n) for p in retrieval.passages],
+        "retrieval_s": round(retrieval.seconds, 3),
+        "answers": [a.to_dict() for a in answers],
+    }
+    if decision is not None:
+        payload["withheld"] = [w.to_dict() for w in decision.withheld]
+        payload["redactions"] = dict(decision.redactions)
+    payload.update(extra)
+    _emit_json(payload)
+
+
+def _print_sources(answer: Any) -> None:
     if answer.citations:
         click.echo("\nSources:")
         for c in answer.citations:
             click.echo(f"  [{c.n}] {_where(c.source, c.section, c.page)}")
+
+
+def _print_figures(answer: Any, retrieval_s: float | None = None) -> None:
     stats = answer.stats
-    if stats is not None:
-        rate = f", {stats.tokens_per_s:.1f} tokens/s" if stats.tokens_per_s else ""
-        first = f"first token {stats.ttft_s:.2f} s, " if stats.ttft_s is not None else ""
+    if stats is None:
+        return
+    rate = f", {stats.tokens_per_s:.1f} tokens/s" if stats.tokens_per_s else ""
+    first = f"first token {stats.ttft_s:.2f} s, " if stats.ttft_s is not None else ""
+    cost = f", about ${answer.cost_usd:.5f}" if answer.cost_usd is not None else ""
+    ground = f", groundedness {answer.groundedness:.0%}" if answer.groundedness is not None else ""
+    tail = f"; retrieval {retrieval_s:.2f} s" if retrieval_s is not None else ""
+    click.echo(
+        f"({answer.model}: {first}{stats.seconds:.2f} s in all{rate}{cost}{ground}{tail})",
+        err=True,
+    )
+
+
+def _print_withheld(decision: Any) -> None:
+    for item in decision.withheld:
         click.echo(
-            f"\n({answer.model}: {first}{stats.seconds:.2f} s in all{rate}; "
-            f"retrieval {retrieval.seconds:.2f} s)",
+            f"Withheld from the cloud: [{item.passage.n}] {item.passage.source} ({item.reason})",
             err=True,
         )
+    if decision.redactions:
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(decision.redactions.items()))
+        click.echo(f"Redacted before sending: {counts}", err=True)
+
+
+def _ask_private(answerer: Any, retrieval: Any, as_json: bool) -> None:
+    if answerer.notice and not as_json:
+        click.echo(f"Note: {answerer.notice}", err=True)
+
+    def waiting(ahead: int) -> None:
+        if not as_json:
+            click.echo(f"(waiting for the model: {ahead} request(s) ahead)", err=True)
+
+    stream = answerer.stream(retrieval, on_wait=waiting)
+    for delta in stream:
+        if not as_json:
+            click.echo(delta, nl=False)
+    if as_json:
+        _ask_json(retrieval, [stream.answer])
+        return
+    click.echo()
+    _print_sources(stream.answer)
+    _print_figures(stream.answer, retrieval.seconds)
+
+
+def _ask_cloud(settings: Settings, retrieval: Any, as_json: bool) -> None:
+    from kbchat.cloud import start_cloud_answer
+
+    request = start_cloud_answer(settings, retrieval)
+    if request.stream is None:
+        if as_json:
+            _ask_json(retrieval, [], request.decision, refused=request.refused)
+        raise click.ClickException(request.refused or "The cloud model was not asked.")
+    if not as_json:
+        _print_withheld(request.decision)
+    for delta in request.stream:
+        if not as_json:
+            click.echo(delta, nl=False)
+    answer = request.stream.answer
+    if as_json:
+        _ask_json(retrieval, [answer], request.decision)
+        return
+    click.echo()
+    _print_sources(answer)
+    _print_figures(answer, retrieval.seconds)
+
+
+def _ask_both(settings: Settings, answerer: Any, retrieval: Any, as_json: bool) -> None:
+    from kbchat.answering.service import Answer
+    from kbchat.compare import CompareRun
+
+    run = CompareRun(settings, retrieval, [], answerer)
+    result = run.run()
+    answers = [result.private or Answer("private", answerer.backend.model_name)]
+    answers[0].error = answers[0].error or result.errors.get("private")
+    cloud = result.cloud or Answer("cloud", settings.cloud.cloud_model)
+    cloud.error = cloud.error or result.errors.get("cloud")
+    if result.cloud is None and result.decision is not None and result.decision.reason:
+        cloud.error = result.decision.reason
+    answers.append(cloud)
+    if as_json:
+        _ask_json(
+            retrieval,
+            answers,
+            result.decision,
+            agreement=None if result.agreement is None else round(result.agreement, 3),
+            wall_s=round(result.wall_s, 3),
+        )
+        return
+    if answerer.notice:
+        click.echo(f"Note: {answerer.notice}", err=True)
+    if result.decision is not None:
+        _print_withheld(result.decision)
+    for answer in answers:
+        click.echo(f"== {answer.backend}: {answer.model}")
+        click.echo(answer.error if answer.error and not answer.text else answer.text)
+        _print_sources(answer)
+        _print_figures(answer)
+        click.echo()
+    if result.agreement is not None:
+        click.echo(f"Agreement between the answers: {result.agreement:.0%}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option(
+    "--event",
+    type=click.Choice(["cloud_call", "gate_refused", "setting_changed", "document_changed"]),
+    help="Only this kind of event.",
+)
+@click.pass_obj
+def audit(settings: Settings, as_json: bool, limit: int, event: str | None) -> None:
+    """The audit log: cloud calls, refusals by the policy gate, admin changes (newest first)."""
+    from kbchat.audit import audit_for
+
+    rows = audit_for(settings).entries(limit, event=event)
+    if as_json:
+        _emit_json([row.to_dict() for row in rows])
+        return
+    if not rows:
+        click.echo("The audit log is empty.")
+    for row in rows:
+        figures = ""
+        if row.tokens_in is not None:
+            figures = f" tokens {row.tokens_in}/{row.tokens_out}"
+            if row.cost_usd is not None:
+                figures += f" ${row.cost_usd:.5f}"
+        click.echo(f"{row.at} {row.event:<16} {row.outcome}{figures}")
+        if row.question:
+            click.echo(f"    question: {textwrap.shorten(row.question, 90)}")
+        if row.passages_sent or row.passages_withheld:
+            click.echo(
+                f"    passages sent {len(row.passages_sent)}, withheld {len(row.passages_withheld)}"
+                + (f", redactions {row.redactions}" if row.redactions else "")
+            )
+        if row.detail:
+            click.echo(f"    {row.detail}")
 
 
 @main.group()
@@ -317,6 +490,11 @@ def models_pull(settings: Settings) -> None:
             "unset it to use the downloaded model.",
             err=True,
         )
+
+
+from kbchat.admin.cli import admin as admin_group  # noqa: E402 - registered after main exists
+
+main.add_command(admin_group)
 
 
 def run(argv: list[str] | None = None, *, standalone: bool = True) -> Callable[..., Any] | Any:

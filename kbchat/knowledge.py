@@ -84,7 +84,14 @@ def manifest_for(settings: Settings) -> Manifest:
 def ingest_options(
     settings: Settings, corpus: Path | None = None, *, full: bool = False
 ) -> IngestOptions:
-    """Ingestion options from settings (``corpus`` overrides the configured folder)."""
+    """Ingestion options from settings (``corpus`` overrides the configured folder).
+
+    The admin's run-time changes apply (`kbchat.overrides`): confidential path patterns and
+    per-document sensitivity labels, whichever process runs the ingestion.
+    """
+    from kbchat.overrides import effective_settings, sensitivity_overrides
+
+    settings = effective_settings(settings)
     return IngestOptions(
         corpus_dir=corpus or settings.paths.corpus_dir,
         max_file_bytes=int(settings.ingest.max_file_mb * 1024 * 1024),
@@ -92,6 +99,7 @@ def ingest_options(
         confidential_paths=tuple(settings.ingest.confidential_paths),
         default_sensitivity=settings.ingest.default_sensitivity,
         full=full,
+        sensitivity_overrides=sensitivity_overrides(settings),
     )
 
 

@@ -7,17 +7,18 @@ are stored against the answer they rate.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kbchat.answering.prompt import Passage
 from kbchat.answering.service import Answer
+from kbchat.compare import Comparison
 from kbchat.settings import Settings
+from vectorstore.sqlite_db import SqliteDatabase
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -37,6 +38,25 @@ CREATE TABLE IF NOT EXISTS answers (
     tokens_out INTEGER,
     retrieval_s REAL
 );
+CREATE TABLE IF NOT EXISTS comparisons (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    session TEXT,
+    question TEXT NOT NULL,
+    topic TEXT,
+    private_answer_id INTEGER REFERENCES answers(id),
+    cloud_answer_id INTEGER REFERENCES answers(id),
+    agreement REAL,
+    wall_s REAL,
+    withheld INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS judgements (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    comparison_id INTEGER NOT NULL UNIQUE REFERENCES comparisons(id),
+    verdict TEXT NOT NULL CHECK (verdict IN ('private', 'cloud', 'tie', 'both_wrong')),
+    comment TEXT
+);
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
@@ -46,6 +66,19 @@ CREATE TABLE IF NOT EXISTS feedback (
 );
 CREATE INDEX IF NOT EXISTS feedback_answer ON feedback(answer_id);
 """
+# Columns added after the first release of the ledger: added in place to older files.
+_ADDED_COLUMNS = {
+    "answers": {"groundedness": "REAL", "cost_usd": "REAL", "topic": "TEXT"},
+}
+VERDICTS = ("private", "cloud", "tie", "both_wrong")
+
+
+def topic_of(passages: Sequence[Passage]) -> str | None:
+    """The topic of a question: the top-level folder of its best passage ("" at the root)."""
+    if not passages:
+        return None
+    source = passages[0].source
+    return source.split("/", 1)[0] if "/" in source else "(root)"
 
 
 def _now() -> str:
@@ -67,25 +100,12 @@ class Ledger:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        self._conn.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.executescript(_SCHEMA)
-            self._conn.commit()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        self._db = SqliteDatabase(path, _SCHEMA, rows_as_dicts=True)
+        self._lock = self._db.lock
+        self._conn = self._db.conn
+        self._transaction = self._db.transaction
+        for table, columns in _ADDED_COLUMNS.items():
+            self._db.add_missing_columns(table, columns)
 
     def record_answer(
         self,
@@ -100,8 +120,9 @@ class Ledger:
         with self._transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO answers(at, session, question, backend, model, fallback, answer, "
-                "sources, cited, ttft_s, seconds, tokens_in, tokens_out, retrieval_s) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "sources, cited, ttft_s, seconds, tokens_in, tokens_out, retrieval_s, "
+                "groundedness, cost_usd, topic) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     _now(),
                     session,
@@ -117,9 +138,81 @@ class Ledger:
                     stats.tokens_in if stats else None,
                     stats.tokens_out if stats else None,
                     retrieval_s,
+                    answer.groundedness,
+                    answer.cost_usd,
+                    topic_of(answer.passages),
                 ),
             )
             return int(cursor.lastrowid or 0)
+
+    def record_comparison(
+        self,
+        comparison: Comparison,
+        *,
+        session: str | None = None,
+    ) -> int:
+        """Store both answers of a comparison and the comparison itself; returns its id."""
+        retrieval = comparison.retrieval
+        ids: dict[str, int | None] = {"private": None, "cloud": None}
+        for side in ("private", "cloud"):
+            answer = getattr(comparison, side)
+            if answer is not None and answer.answered_by_model and not answer.error:
+                ids[side] = self.record_answer(
+                    comparison.question, answer, session=session, retrieval_s=retrieval.seconds
+                )
+        withheld = len(comparison.decision.withheld) if comparison.decision else 0
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO comparisons(at, session, question, topic, private_answer_id, "
+                "cloud_answer_id, agreement, wall_s, withheld) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    _now(),
+                    session,
+                    comparison.question,
+                    topic_of(retrieval.passages),
+                    ids["private"],
+                    ids["cloud"],
+                    comparison.agreement,
+                    comparison.wall_s,
+                    withheld,
+                ),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def record_judgement(
+        self, comparison_id: int, verdict: str, comment: str | None = None
+    ) -> None:
+        """Store which answer of a comparison was better (a later judgement replaces it).
+
+        Raises:
+            ValueError: unknown verdict or comparison.
+        """
+        if verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}")
+        with self._transaction() as conn:
+            found = conn.execute("SELECT 1 FROM comparisons WHERE id = ?", (comparison_id,))
+            if found.fetchone() is None:
+                raise ValueError(f"no comparison with id {comparison_id}")
+            conn.execute(
+                "INSERT INTO judgements(at, comparison_id, verdict, comment) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(comparison_id) DO UPDATE SET at=excluded.at, "
+                "verdict=excluded.verdict, comment=excluded.comment",
+                (_now(), comparison_id, verdict, comment or None),
+            )
+
+    def judgements(self) -> list[dict[str, Any]]:
+        """Every judgement with its comparison's question, topic, date and figures."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT j.at AS judged_at, substr(c.at, 1, 10) AS day, c.question, c.topic, "
+                "j.verdict, j.comment, c.agreement, c.wall_s, c.withheld, "
+                "p.groundedness AS private_groundedness, q.groundedness AS cloud_groundedness, "
+                "p.seconds AS private_seconds, q.seconds AS cloud_seconds "
+                "FROM judgements j JOIN comparisons c ON c.id = j.comparison_id "
+                "LEFT JOIN answers p ON p.id = c.private_answer_id "
+                "LEFT JOIN answers q ON q.id = c.cloud_answer_id ORDER BY j.id"
+            ).fetchall()
+        return [dict(row) for row in rows]
 
     def record_feedback(self, answer_id: int, rating: int, comment: str | None = None) -> None:
         """Store a thumbs up (1) or down (-1); a later rating of the same answer replaces it.
@@ -138,6 +231,11 @@ class Ledger:
                 (_now(), answer_id, rating, comment),
             )
 
+    def clear_feedback(self, answer_id: int) -> None:
+        """Withdraw the rating of an answer (a thumb un-selected)."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM feedback WHERE answer_id = ?", (answer_id,))
+
     def feedback(self, answer_ids: Sequence[int] | None = None) -> list[FeedbackRow]:
         """Feedback rows, newest first (optionally for some answers only)."""
         sql = "SELECT answer_id, rating, comment, at FROM feedback"
@@ -149,13 +247,15 @@ class Ledger:
             rows = self._conn.execute(sql + " ORDER BY id DESC", params).fetchall()
         return [FeedbackRow(r["answer_id"], r["rating"], r["comment"], r["at"]) for r in rows]
 
-    def answers(self, limit: int = 100) -> list[dict[str, Any]]:
+    def answers(self, limit: int = 100, *, backend: str | None = None) -> list[dict[str, Any]]:
         """Recent answers with their figures and rating, newest first."""
+        where = "WHERE a.backend = ?" if backend else ""
+        params: list[Any] = [backend] if backend else []
         with self._lock:
             rows = self._conn.execute(
                 "SELECT a.*, f.rating FROM answers a LEFT JOIN feedback f ON f.answer_id = a.id "
-                "ORDER BY a.id DESC LIMIT ?",
-                (limit,),
+                f"{where} ORDER BY a.id DESC LIMIT ?",
+                [*params, limit],
             ).fetchall()
         return [dict(row) for row in rows]
 

@@ -118,7 +118,10 @@ class LocalModelSettings(_Section):
     )
     local_n_ctx: int = Field(4096, ge=512, description="Context window of the private model.")
     local_n_threads: int | None = Field(
-        None, ge=1, description="CPU threads for llama.cpp; empty means all cores."
+        None,
+        ge=1,
+        description="CPU threads for llama.cpp; empty means half the cores (its threads spin "
+        "while waiting, so taking every core of a busy machine slows answers down).",
     )
     local_n_gpu_layers: int = Field(0, description="Layers offloaded to a GPU (-1 all, 0 none).")
     private_base_url: str | None = Field(
@@ -155,16 +158,69 @@ class CloudSettings(_Section):
     cloud_max_retries: int = Field(
         2, ge=0, le=10, description="Retries of a failed cloud request (rate limit, network)."
     )
+    redact: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["email", "phone", "id", "secret"],
+        description="Redactions applied to what is sent to the cloud: any of email, phone, id, "
+        "secret, and the names in KBCHAT_REDACT_PATTERNS; 'none' turns them off.",
+    )
+    redact_patterns: dict[str, str] = Field(
+        default_factory=dict,
+        description='Extra redactions as JSON {"name": "regex"}; each is applied when its name '
+        "is listed in KBCHAT_REDACT (or KBCHAT_REDACT is left at its default).",
+    )
+    cloud_price_in_per_mtok: float = Field(
+        0.15, ge=0, description="Cloud price in USD per million prompt tokens (for estimates)."
+    )
+    cloud_price_out_per_mtok: float = Field(
+        0.60, ge=0, description="Cloud price in USD per million answer tokens (for estimates)."
+    )
     openai_base_url: str | None = Field(
         None,
         validation_alias=AliasChoices("OPENAI_BASE_URL"),
         description="OpenAI-compatible endpoint (Azure OpenAI, a proxy); empty means OpenAI.",
     )
 
+    _split = field_validator("redact", mode="before")(_split_list)
+
+    def model_post_init(self, __context: object) -> None:
+        import re
+
+        known = {"email", "phone", "id", "secret", "none", *self.redact_patterns}
+        unknown = [name for name in self.redact if name not in known]
+        if unknown:
+            raise ValueError(
+                f"KBCHAT_REDACT names unknown redactions {unknown}: use email, phone, id, "
+                "secret, none, or a name from KBCHAT_REDACT_PATTERNS"
+            )
+        for name, pattern in self.redact_patterns.items():
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ValueError(
+                    f"KBCHAT_REDACT_PATTERNS[{name!r}] is not a valid regex: {err}"
+                ) from err
+
 
 class UiSettings(_Section):
     ui_host: str = Field("127.0.0.1", description="Address the Streamlit UI listens on.")
     ui_port: int = Field(8501, description="Port the Streamlit UI listens on.")
+
+
+class AdminSettings(_Section):
+    """The admin page's sign-in. Read from the process environment only, never from `.env`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KBCHAT_", env_file=None, env_ignore_empty=True, extra="ignore"
+    )
+
+    admin_password_hash: SecretStr | None = Field(
+        None,
+        description="Hash of the admin password (make one with `kbchat admin hash-password`); "
+        "empty means the admin page stays locked. Environment only.",
+    )
+    admin_session_minutes: int = Field(
+        30, ge=1, le=24 * 60, description="Minutes an admin sign-in lasts. Environment only."
+    )
 
 
 class Settings(BaseSettings):
@@ -179,3 +235,4 @@ class Settings(BaseSettings):
     local: LocalModelSettings = Field(default_factory=lambda: LocalModelSettings())
     cloud: CloudSettings = Field(default_factory=lambda: CloudSettings())
     ui: UiSettings = Field(default_factory=lambda: UiSettings())
+    admin: AdminSettings = Field(default_factory=lambda: AdminSettings())

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
-import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from vectorstore.records import ChunkRecord, Filters, Metadata
+from vectorstore.sqlite_db import SqliteDatabase
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -95,25 +93,10 @@ class KeywordIndex:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        self._lock = threading.RLock()
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(_SCHEMA)
-            self._conn.commit()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        self._db = SqliteDatabase(path, _SCHEMA)
+        self._lock = self._db.lock
+        self._conn = self._db.conn
+        self._transaction = self._db.transaction
 
     def upsert(self, records: Sequence[ChunkRecord]) -> None:
         """Insert or replace chunks (one transaction)."""
@@ -195,14 +178,8 @@ class KeywordIndex:
 
     def size_bytes(self) -> int:
         """Bytes on disk (database and write-ahead log)."""
-        total = 0
-        for suffix in ("", "-wal", "-shm"):
-            candidate = Path(f"{self.path}{suffix}")
-            if candidate.exists():
-                total += candidate.stat().st_size
-        return total
+        return self._db.size_bytes()
 
     def close(self) -> None:
         """Close the database."""
-        with self._lock:
-            self._conn.close()
+        self._db.close()

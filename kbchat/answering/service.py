@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -11,7 +11,11 @@ from kbchat.answering.budget import fit_prompt
 from kbchat.answering.citations import Citation, map_citations
 from kbchat.answering.followup import FollowupStrategy, search_with_history
 from kbchat.answering.prompt import Passage
+from kbchat.errors import IndexEmptyError, KbchatError
 from kbchat.llm.base import ChatBackend, ChatMessage, ChatStream, GenerationStats, OnWait
+from kbchat.quality import groundedness
+from vectorstore.chroma_store import ChromaStoreError
+from vectorstore.embedder import EmbedderError
 from vectorstore.index import KnowledgeIndex
 from vectorstore.records import Filters, SearchHit
 
@@ -27,10 +31,15 @@ HISTORY_EXCHANGES = 3
 
 @dataclass(frozen=True)
 class Turn:
-    """One earlier exchange of the conversation."""
+    """One earlier exchange of the conversation.
+
+    ``used_confidential`` marks an answer drawn from confidential passages: such a turn is
+    never sent to the cloud model.
+    """
 
     question: str
     answer: str
+    used_confidential: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,13 @@ class Answer:
     answered_by_model: bool = True
     dropped_passages: int = 0
     error: str | None = None
+    cost_usd: float | None = None
+    groundedness: float | None = None
+
+    @property
+    def used_confidential(self) -> bool:
+        """Whether the model was given any confidential passage."""
+        return any(p.hit.metadata.get("sensitivity") == "confidential" for p in self.passages)
 
     def to_dict(self) -> dict[str, Any]:
         """The shape of an entry of ``answers`` in ``kbchat ask --json``."""
@@ -81,7 +97,9 @@ class Answer:
             "fallback": self.fallback,
             "notice": self.notice,
             "passages_used": [p.n for p in self.passages],
+            "groundedness": _round(self.groundedness),
             "error": self.error,
+            **({"cost_usd": self.cost_usd} if self.backend == "cloud" else {}),
         }
 
 
@@ -89,24 +107,45 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-class AnswerStream:
-    """Text deltas of an answer as the model writes them; ``answer`` is complete afterwards."""
+FinishHook = Callable[["Answer", BaseException | None], None]
 
-    def __init__(self, answer: Answer, stream: ChatStream | None) -> None:
+
+class AnswerStream:
+    """Text deltas of an answer as the model writes them; ``answer`` is complete afterwards.
+
+    ``on_finish(answer, error)`` runs once when the stream ends, is closed, or fails.
+    """
+
+    def __init__(
+        self, answer: Answer, stream: ChatStream | None, on_finish: FinishHook | None = None
+    ) -> None:
         self.answer = answer
         self._stream = stream
+        self._on_finish = on_finish
 
     def __iter__(self) -> Iterator[str]:
         if self._stream is None:
             yield self.answer.text
+            self._finish(None)
             return
+        error: BaseException | None = None
         try:
             yield from self._stream
+        except BaseException as err:
+            error = err
+            raise
         finally:
             self._stream.close()  # an abandoned answer must free the model at once
             self.answer.text = self._stream.text
             self.answer.stats = self._stream.stats
             self.answer.citations = map_citations(self.answer.text, self.answer.passages)
+            self.answer.groundedness = groundedness(self.answer.text, self.answer.passages)
+            self._finish(error)
+
+    def _finish(self, error: BaseException | None) -> None:
+        hook, self._on_finish = self._on_finish, None
+        if hook is not None:
+            hook(self.answer, error)
 
     def close(self) -> None:
         """Stop the model early."""
@@ -165,20 +204,38 @@ class Answerer:
     def retrieve(
         self, question: str, history: Sequence[Turn] = (), *, filters: Filters | None = None
     ) -> Retrieval:
-        """Find the passages for a question (taking earlier questions into account)."""
+        """Find the passages for a question (taking earlier questions into account).
+
+        Raises:
+            IndexEmptyError: nothing has been ingested yet.
+            KbchatError: the index or the embedding model cannot be used.
+        """
         started = time.perf_counter()
-        hits = search_with_history(
-            self.index,
-            question,
-            [turn.question for turn in history],
-            self.top_k,
-            strategy=self.followup,
-            filters=filters,
-        )
+        try:
+            if self.index.count() == 0:
+                raise IndexEmptyError()
+            hits = search_with_history(
+                self.index,
+                question,
+                [turn.question for turn in history],
+                self.top_k,
+                strategy=self.followup,
+                filters=filters,
+            )
+        except (ChromaStoreError, EmbedderError) as err:
+            raise KbchatError(str(err)) from err
         best = max((h.dense_score for h in hits if h.dense_score is not None), default=None)
         relevant = bool(hits) and (best is None or best >= self.min_relevance)
         passages = [Passage(n, hit) for n, hit in enumerate(hits, start=1)]
         return Retrieval(question, passages, relevant, time.perf_counter() - started)
+
+    def warm_up(self) -> None:
+        """Load the embedding model and open the index now, not on the first question."""
+        try:
+            self.index.embedder.embed_query("warm up")
+            self.index.count()
+        except (ChromaStoreError, EmbedderError) as err:
+            raise KbchatError(str(err)) from err
 
     def stream(
         self,
@@ -187,6 +244,8 @@ class Answerer:
         *,
         passages: Sequence[Passage] | None = None,
         on_wait: OnWait | None = None,
+        guard: Callable[[list[ChatMessage]], None] | None = None,
+        on_finish: FinishHook | None = None,
     ) -> AnswerStream:
         """Start answering; iterate the result for text as it is written.
 
@@ -195,6 +254,9 @@ class Answerer:
             history: earlier exchanges, oldest first.
             passages: the passages this model may see (default: all retrieved).
             on_wait: called with the number of requests ahead when the model is busy.
+            guard: sees the assembled prompt just before it is sent and may refuse it by
+                raising (the cloud policy gate's last check).
+            on_finish: called once with the finished answer (and the error, if it failed).
 
         Raises:
             ModelError: the model cannot be loaded or refuses the request.
@@ -210,7 +272,7 @@ class Answerer:
         if not retrieval.relevant or not given:
             answer.text = NOTHING_FOUND
             answer.answered_by_model = False
-            return AnswerStream(answer, None)
+            return AnswerStream(answer, None, on_finish)
         fitted = fit_prompt(
             retrieval.question,
             given,
@@ -221,13 +283,15 @@ class Answerer:
         )
         answer.passages = fitted.passages
         answer.dropped_passages = len(fitted.dropped_passages)
+        if guard is not None:
+            guard(fitted.messages)
         stream = self.backend.stream_chat(
             fitted.messages,
             max_tokens=self.max_answer_tokens,
             temperature=self.temperature,
             on_wait=on_wait,
         )
-        return AnswerStream(answer, stream)
+        return AnswerStream(answer, stream, on_finish)
 
 
 def _history_messages(history: Sequence[Turn]) -> list[ChatMessage]:

@@ -1,0 +1,227 @@
+"""The documents of the knowledge base as an admin manages them: list, label, delete.
+
+Uploads live in `kbchat.admin.uploads` (re-exported here). Every change is audited.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+from ingest.discover import discover
+from ingest.loaders import SUPPORTED_EXTENSIONS
+from ingest.lock import IngestLockedError, ingest_lock
+from ingest.manifest import FileEntry
+from ingest.sensitivity import LABELS, matches_any
+from kbchat.admin.uploads import (
+    SavedUpload,
+    UploadError,
+    UploadExistsError,
+    allowed_extensions,
+    max_upload_bytes,
+    save_upload,
+)
+from kbchat.audit import audit_for
+from kbchat.errors import KbchatError
+from kbchat.knowledge import index_for, manifest_for
+from kbchat.overrides import effective_settings, sensitivity_overrides, set_sensitivity_override
+from kbchat.settings import Settings
+from vectorstore import ChromaStoreError
+
+__all__ = [
+    "LABELS",
+    "DocumentError",
+    "DocumentRow",
+    "SavedUpload",
+    "UploadError",
+    "UploadExistsError",
+    "allowed_extensions",
+    "delete_document",
+    "list_documents",
+    "max_upload_bytes",
+    "save_upload",
+    "set_sensitivity",
+]
+
+STATUS_INDEXED = "indexed"
+STATUS_NEW = "new: not ingested yet"
+STATUS_CHANGED = "changed since the last ingest"
+STATUS_GONE = "no longer in the folder: removed at the next ingest"
+STATUS_FAILED = "last attempt failed"
+STATUS_SKIPPED = "skipped"
+
+
+class DocumentError(KbchatError):
+    """A document change was refused; the message says why."""
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """One document as the admin page lists it."""
+
+    source: str
+    title: str
+    format: str
+    sensitivity: str
+    """Label in the index ('' when not indexed)."""
+    admin_label: str | None
+    """The label an admin set, applied at the next ingest (None: front matter or default)."""
+    chunks: int
+    size: int | None
+    """Bytes of the file in the folder (None when it is gone)."""
+    last_ingested: str | None
+    status: str
+    error: str | None
+    """Why the last attempt failed (or why the file is skipped)."""
+
+    @property
+    def label_pending(self) -> bool:
+        """Whether the admin's label differs from the indexed one (a re-ingest applies it)."""
+        return bool(self.admin_label and self.admin_label != self.sensitivity)
+
+
+def _changed(path: Path, entry: FileEntry) -> bool:
+    try:
+        info = path.stat()
+        ingested = datetime.fromisoformat(entry.ingested_at).timestamp()
+    except (OSError, ValueError):
+        return False
+    return info.st_size != entry.size or info.st_mtime > ingested + 1
+
+
+def list_documents(settings: Settings) -> list[DocumentRow]:
+    """Every document in the folder or the index, with its status, sorted by path.
+
+    Raises:
+        KbchatError: the manifest cannot be read.
+    """
+    corpus = settings.paths.corpus_dir
+    files, skipped = discover(corpus) if corpus.is_dir() else ({}, [])
+    manifest = manifest_for(settings)
+    entries = manifest.entries()
+    failures = manifest.failures()
+    labels = sensitivity_overrides(settings)
+    rows: list[DocumentRow] = []
+    for source in sorted(set(files) | set(entries) | set(failures)):
+        entry, path = entries.get(source), files.get(source)
+        failure = failures.get(source)
+        if failure is not None:
+            status = STATUS_FAILED
+        elif entry is None:
+            status = STATUS_NEW
+        elif path is None:
+            status = STATUS_GONE
+        else:
+            status = STATUS_CHANGED if _changed(path, entry) else STATUS_INDEXED
+        suffix = PurePosixPath(source).suffix.lower()
+        rows.append(
+            DocumentRow(
+                source=source,
+                title=entry.title if entry else "",
+                format=entry.format if entry else SUPPORTED_EXTENSIONS.get(suffix, suffix),
+                sensitivity=entry.sensitivity if entry else "",
+                admin_label=labels.get(source),
+                chunks=len(entry.chunk_ids) if entry else 0,
+                size=_size(path),
+                last_ingested=entry.ingested_at if entry else None,
+                status=status,
+                error=failure[0] if failure else None,
+            )
+        )
+    for skip in skipped:
+        rows.append(
+            DocumentRow(
+                source=skip.path,
+                title="",
+                format=PurePosixPath(skip.path).suffix.lower() or "(none)",
+                sensitivity="",
+                admin_label=None,
+                chunks=0,
+                size=_size(corpus / skip.path),
+                last_ingested=None,
+                status=STATUS_SKIPPED,
+                error=skip.reason,
+            )
+        )
+    return sorted(rows, key=lambda row: row.source)
+
+
+def _size(path: Path | None) -> int | None:
+    try:
+        return path.stat().st_size if path is not None else None
+    except OSError:
+        return None
+
+
+def _known(settings: Settings, source: str) -> tuple[str, Path]:
+    """A document path that is in the folder or the index, and its file inside the corpus."""
+    corpus = settings.paths.corpus_dir.resolve()
+    path = (corpus / source).resolve()
+    inside = path.is_relative_to(corpus) and not PurePosixPath(source).is_absolute()
+    if not inside or ".." in PurePosixPath(source).parts:
+        raise DocumentError(f"{source} is not a document in the document folder.")
+    if not path.is_file() and source not in manifest_for(settings).entries():
+        raise DocumentError(f"{source} is neither in the document folder nor in the index.")
+    return PurePosixPath(source).as_posix(), path
+
+
+def delete_document(settings: Settings, source: str, *, user: str | None = None) -> None:
+    """Delete a document from the corpus folder and its chunks from the index (audited).
+
+    Runs under the ingestion lock, with the same journal an ingestion uses, so a crash at any
+    point converges at the next ingestion.
+
+    Raises:
+        DocumentError: the document is unknown, or an ingestion is running.
+        KbchatError: the file or the index cannot be changed.
+    """
+    source, path = _known(settings, source)
+    index_dir = settings.paths.index_dir.resolve()
+    try:
+        with ingest_lock(index_dir):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as err:
+                raise DocumentError(f"{source} cannot be deleted ({err.strerror}).") from err
+            manifest = manifest_for(settings)
+            entry = manifest.entries().get(source)
+            manifest.journal_begin(source, [])
+            if entry is not None:
+                index_for(settings).delete(entry.chunk_ids)
+            manifest.remove_file(source)
+    except IngestLockedError:
+        raise DocumentError(
+            f"An ingestion is running, so {source} was not deleted: try again when it has finished."
+        ) from None
+    except ChromaStoreError as err:
+        raise KbchatError(f"{err}. Run ingestion again to finish removing {source}.") from err
+    if source in sensitivity_overrides(settings):
+        set_sensitivity_override(settings, source, None, user=user)
+    audit_for(settings).record(
+        "document_changed",
+        outcome="ok",
+        user=user,
+        detail=json.dumps({"action": "deleted", "source": source}),
+    )
+
+
+def set_sensitivity(
+    settings: Settings, source: str, label: str | None, *, user: str | None = None
+) -> bool:
+    """Give a document an admin's sensitivity label (``None``: back to front matter/default).
+
+    Works for every format; applied at the next ingestion, which re-processes only this file.
+
+    Returns:
+        True when a confidential path pattern makes the document confidential anyway.
+
+    Raises:
+        DocumentError: the document is unknown.
+        ConfigError: the label is not one of `LABELS`.
+    """
+    source, _path = _known(settings, source)
+    set_sensitivity_override(settings, source, label, user=user)
+    patterns = effective_settings(settings).ingest.confidential_paths
+    return label != "confidential" and matches_any(source, patterns)

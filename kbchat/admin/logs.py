@@ -1,0 +1,121 @@
+"""The audit log and the quality ledger as tables an admin filters and exports as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any, get_args
+
+from kbchat.audit import AuditEvent, audit_for
+from kbchat.ledger import ledger_for
+from kbchat.settings import Settings
+
+AUDIT_EVENTS: tuple[str, ...] = get_args(AuditEvent)
+LEDGER_SCAN = 20_000  # newest answers searched by the ledger filters
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _day_after(day: date) -> str:
+    return (day + timedelta(days=1)).isoformat()
+
+
+def _plain(value: Any) -> Any:
+    """Lists and mappings as compact JSON, so that a table cell and a CSV field hold text."""
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return value
+
+
+def audit_rows(
+    settings: Settings,
+    *,
+    event: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    text: str | None = None,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """Audit rows, newest first, filtered by event kind, days (inclusive) and text."""
+    entries = audit_for(settings).entries(
+        limit if until is None else limit * 10,
+        event=event or None,
+        since=since.isoformat() if since else None,
+        text=text or None,
+    )
+    end = _day_after(until) if until else None
+    rows = [
+        {key: _plain(value) for key, value in entry.to_dict().items()}
+        for entry in entries
+        if end is None or entry.at < end
+    ]
+    return rows[:limit]
+
+
+def _matches(row: dict[str, Any], needle: str) -> bool:
+    fields = (row.get("question"), row.get("answer"), row.get("sources"), row.get("model"))
+    return any(needle in str(value).casefold() for value in fields if value)
+
+
+def ledger_rows(
+    settings: Settings,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    text: str | None = None,
+    model: str | None = None,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """Ledger answers with their figures and rating, newest first, filtered.
+
+    Args:
+        settings: the settings (the ledger's folder).
+        since: first day (inclusive).
+        until: last day (inclusive).
+        text: only answers whose question, answer, sources or model contain it (any case).
+        model: only answers of this model.
+        limit: at most this many rows (of the newest `LEDGER_SCAN` answers).
+    """
+    start = since.isoformat() if since else None
+    end = _day_after(until) if until else None
+    needle = text.casefold() if text else None
+    rows: list[dict[str, Any]] = []
+    for row in ledger_for(settings).answers(limit=LEDGER_SCAN):
+        at = str(row.get("at", ""))
+        if (start and at < start) or (end and at >= end):
+            continue
+        if model and row.get("model") != model:
+            continue
+        if needle and not _matches(row, needle):
+            continue
+        rows.append(row)
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+def _cell(value: Any) -> str:
+    """A CSV field that a spreadsheet shows as text, never runs as a formula."""
+    if isinstance(value, int | float):
+        return str(value)  # a number, negative ones included, stays a number
+    text = "" if value is None else str(_plain(value))
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def to_csv(rows: Sequence[dict[str, Any]]) -> bytes:
+    """Rows as CSV (UTF-8 with a byte order mark, for spreadsheets), header from the keys.
+
+    Text that starts like a spreadsheet formula (``=``, ``+``, ``-``, ``@``) is prefixed with
+    ``'``: questions and document text are not trusted.
+    """
+    buffer = io.StringIO()
+    columns: list[str] = []
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(column)) for column in columns])
+    return buffer.getvalue().encode("utf-8-sig")

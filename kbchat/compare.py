@@ -1,0 +1,164 @@
+"""Compare the private and the cloud model on the same question, passages and prompt.
+
+One retrieval; the private model gets every passage, the cloud model what the policy gate
+lets through (shown to the user). Both answers stream at the same time from two threads; the
+caller reads one interleaved event stream and renders each side as it arrives. A failure on
+one side becomes an event for that side; the other answer goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from kbchat.answering.service import Answer, Answerer, Retrieval, Turn
+from kbchat.audit import AuditLog
+from kbchat.cloud import start_cloud_answer
+from kbchat.errors import KbchatError
+from kbchat.policy.gate import GateDecision
+from kbchat.quality import agreement
+from kbchat.settings import Settings
+
+Side = Literal["private", "cloud"]
+EventKind = Literal["waiting", "delta", "done", "error", "refused"]
+_LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CompareEvent:
+    """Something that happened on one side: text arrived, it finished, failed or was refused."""
+
+    side: Side
+    kind: EventKind
+    text: str = ""
+
+
+@dataclass
+class Comparison:
+    """The result of a comparison."""
+
+    question: str
+    retrieval: Retrieval
+    private: Answer | None = None
+    cloud: Answer | None = None
+    decision: GateDecision | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    agreement: float | None = None
+    wall_s: float = 0.0
+
+
+class CompareRun:
+    """Runs both models on one question; iterate `events()` to follow them.
+
+    Args:
+        settings: effective settings.
+        retrieval: what retrieval found (from the private answerer's `retrieve`).
+        history: earlier exchanges.
+        private: the private answerer.
+        cloud: the cloud answerer (built from settings when ``None``).
+        session: UI session id for the audit log.
+        audit: the audit log (the configured one when ``None``).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        retrieval: Retrieval,
+        history: Sequence[Turn],
+        private: Answerer,
+        *,
+        cloud: Answerer | None = None,
+        session: str | None = None,
+        audit: AuditLog | None = None,
+    ) -> None:
+        self.settings = settings
+        self.history = list(history)
+        self.private = private
+        self.cloud = cloud
+        self.session = session
+        self.audit = audit
+        self.result = Comparison(retrieval.question, retrieval)
+        self._events: queue.Queue[CompareEvent | None] = queue.Queue()
+
+    def _run_private(self) -> None:
+        try:
+
+            def waiting(ahead: int) -> None:
+                self._events.put(CompareEvent("private", "waiting", str(ahead)))
+
+            stream = self.private.stream(self.result.retrieval, self.history, on_wait=waiting)
+            self.result.private = stream.answer
+            for delta in stream:
+                self._events.put(CompareEvent("private", "delta", delta))
+            self._events.put(CompareEvent("private", "done"))
+        except Exception as err:  # noqa: BLE001 - shown in this side's column, never raised
+            self._fail("private", err)
+
+    def _run_cloud(self) -> None:
+        try:
+            request = start_cloud_answer(
+                self.settings,
+                self.result.retrieval,
+                self.history,
+                answerer=self.cloud,
+                session=self.session,
+                audit=self.audit,
+            )
+            self.result.decision = request.decision
+            if request.stream is None:
+                self._events.put(CompareEvent("cloud", "refused", request.refused or ""))
+                return
+            self.result.cloud = request.stream.answer
+            for delta in request.stream:
+                self._events.put(CompareEvent("cloud", "delta", delta))
+            self._events.put(CompareEvent("cloud", "done"))
+        except Exception as err:  # noqa: BLE001 - shown in this side's column, never raised
+            self._fail("cloud", err)
+
+    def _fail(self, side: Side, err: Exception) -> None:
+        if isinstance(err, KbchatError):
+            message = str(err)
+        else:
+            _LOG.exception("%s answer failed", side)
+            message = f"The {side} model failed unexpectedly ({type(err).__name__})."
+        self.result.errors[side] = message
+        self._events.put(CompareEvent(side, "error", message))
+
+    def events(self) -> Iterator[CompareEvent]:
+        """Start both answers and yield their events as they come, until both have ended."""
+        started = time.perf_counter()
+        workers = [
+            threading.Thread(target=self._finish_after, args=(self._run_private,), daemon=True),
+            threading.Thread(target=self._finish_after, args=(self._run_cloud,), daemon=True),
+        ]
+        for worker in workers:
+            worker.start()
+        running = len(workers)
+        while running:
+            event = self._events.get()
+            if event is None:
+                running -= 1
+                continue
+            yield event
+        self.result.wall_s = time.perf_counter() - started
+        private, cloud = self.result.private, self.result.cloud
+        if private and cloud and private.answered_by_model and cloud.answered_by_model:
+            embedder = self.private.index.embedder
+            self.result.agreement = agreement(private.text, cloud.text, embedder)
+
+    def _finish_after(self, body: Callable[[], None]) -> None:
+        try:
+            body()
+        finally:
+            self._events.put(None)
+
+    def run(self) -> Comparison:
+        """Run to the end without following the events."""
+        for _ in self.events():
+            pass
+        return self.result

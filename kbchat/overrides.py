@@ -1,0 +1,181 @@
+"""Settings an admin changes at run time (cloud allowed, confidential paths, labels), persisted.
+
+The environment and `.env` give the defaults; an admin's change is stored next to the index
+(``admin_settings.json``, written atomically), applies to every process that reads settings
+through `effective_settings` (ingestion reads them through `kbchat.knowledge.ingest_options`),
+and is written to the audit log.
+
+Per-file sensitivity labels (``sensitivity_overrides``: corpus-relative path -> label) have no
+field in `Settings`; ingestion reads them with `sensitivity_overrides`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ingest.sensitivity import LABELS
+from kbchat.audit import audit_for
+from kbchat.errors import ConfigError
+from kbchat.settings import Settings
+
+# What an admin may change, and where it lives in the settings object.
+ADJUSTABLE: dict[str, tuple[str, str]] = {
+    "cloud_allowed": ("cloud", "cloud_allowed"),
+    "confidential_paths": ("ingest", "confidential_paths"),
+}
+# Per-file labels an admin set: {corpus-relative POSIX path: label}.
+LABELS_KEY = "sensitivity_overrides"
+KEYS = (*ADJUSTABLE, LABELS_KEY)
+
+_lock = threading.Lock()
+
+
+def overrides_path(settings: Settings) -> Path:
+    """Where the admin's changes are stored."""
+    return settings.paths.index_dir.resolve() / "admin_settings.json"
+
+
+def load_overrides(settings: Settings) -> dict[str, Any]:
+    """The admin's stored changes ({} when none, or when the file is unreadable)."""
+    path = overrides_path(settings)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if k in KEYS} if isinstance(data, dict) else {}
+
+
+def effective_settings(settings: Settings) -> Settings:
+    """The settings with the admin's run-time changes applied."""
+    changes = load_overrides(settings)
+    if not changes:
+        return settings
+    updated = settings.model_copy(deep=True)
+    for key, value in changes.items():
+        if key not in ADJUSTABLE:
+            continue
+        section, field = ADJUSTABLE[key]
+        setattr(getattr(updated, section), field, value)
+    return updated
+
+
+def _validated(key: str, value: Any) -> Any:
+    if key == "cloud_allowed":
+        if not isinstance(value, bool):
+            raise ConfigError("cloud_allowed must be true or false")
+        return value
+    if key == "confidential_paths":
+        if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+            raise ConfigError("confidential_paths must be a list of glob patterns")
+        return [p.strip() for p in value if p.strip()]
+    if key == LABELS_KEY:
+        if not isinstance(value, dict):
+            raise ConfigError("sensitivity_overrides must map document paths to labels")
+        return {_valid_source(s): _valid_label(label) for s, label in value.items()}
+    raise ConfigError(f"{key} cannot be changed at run time")
+
+
+def _valid_source(source: object) -> str:
+    """A corpus-relative POSIX path (no absolute path, no ``..``)."""
+    path = PurePosixPath(str(source))
+    if not str(source) or path.is_absolute() or ".." in path.parts or "\\" in str(source):
+        raise ConfigError(f"{source!r} is not a document path relative to the corpus folder")
+    return path.as_posix()
+
+
+def _valid_label(label: object) -> str:
+    text = str(label).strip().lower()
+    if text not in LABELS:
+        raise ConfigError(f"unknown sensitivity label {label!r} (use {', '.join(LABELS)})")
+    return text
+
+
+def sensitivity_overrides(settings: Settings) -> dict[str, str]:
+    """The labels an admin set per document (path -> label); entries that do not validate
+    (a hand-edited file) are left out."""
+    stored = load_overrides(settings).get(LABELS_KEY)
+    labels: dict[str, str] = {}
+    for source, label in (stored if isinstance(stored, dict) else {}).items():
+        try:
+            labels[_valid_source(source)] = _valid_label(label)
+        except ConfigError:
+            continue
+    return labels
+
+
+def _default(settings: Settings, key: str) -> Any:
+    if key == LABELS_KEY:
+        return {}
+    section, field = ADJUSTABLE[key]
+    return getattr(getattr(settings, section), field)
+
+
+def _store(settings: Settings, key: str, change: Callable[[Any], Any]) -> tuple[Any, Any]:
+    """Apply ``change`` to the stored value of ``key`` under the lock; returns (before, after)."""
+    path = overrides_path(settings)
+    with _lock:
+        current = load_overrides(settings)
+        before = current.get(key, _default(settings, key))
+        after = change(before)
+        current[key] = after
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".admin_settings.")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(current, handle, indent=2)
+        os.replace(tmp, path)
+    return before, after
+
+
+def set_override(settings: Settings, key: str, value: Any, *, user: str | None = None) -> None:
+    """Store an admin's change and write it to the audit log.
+
+    Raises:
+        ConfigError: the key cannot be changed at run time or the value is invalid.
+    """
+    if key not in KEYS:
+        raise ConfigError(f"{key} cannot be changed at run time")
+    value = _validated(key, value)
+    before, _after = _store(settings, key, lambda _old: value)
+    audit_for(settings).record(
+        "setting_changed",
+        outcome="ok",
+        user=user,
+        detail=json.dumps({"setting": key, "from": before, "to": value}),
+    )
+
+
+def set_sensitivity_override(
+    settings: Settings, source: str, label: str | None, *, user: str | None = None
+) -> None:
+    """Set (or, with ``label=None``, remove) an admin's label for one document, audited.
+
+    The label applies at the next ingestion, which re-processes only that file.
+
+    Raises:
+        ConfigError: the path or the label is invalid.
+    """
+    source = _valid_source(source)
+    new = None if label is None else _valid_label(label)
+
+    def change(old: Any) -> dict[str, str]:
+        labels = dict(old) if isinstance(old, dict) else {}
+        if new is None:
+            labels.pop(source, None)
+        else:
+            labels[source] = new
+        return labels
+
+    before, _after = _store(settings, LABELS_KEY, change)
+    previous = before.get(source) if isinstance(before, dict) else None
+    audit_for(settings).record(
+        "setting_changed",
+        outcome="ok",
+        user=user,
+        detail=json.dumps({"setting": LABELS_KEY, "source": source, "from": previous, "to": new}),
+    )

@@ -1,0 +1,61 @@
+"""Figures for the quality page: win rates over time and by topic, and answer distributions."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from kbchat.ledger import VERDICTS
+
+GroupBy = Literal["day", "topic"]
+
+
+def win_rates(judgements: Iterable[Mapping[str, Any]], by: GroupBy) -> list[dict[str, Any]]:
+    """Share of each verdict per day or per topic (the source folder of the best passage).
+
+    Returns:
+        One row per group, sorted by group: ``group``, ``judged``, a count per verdict, and
+        ``private_win_rate`` / ``cloud_win_rate`` (wins over judged comparisons).
+    """
+    groups: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(VERDICTS, 0))
+    for row in judgements:
+        key = str(row.get(by) or "(unknown)")
+        groups[key][str(row["verdict"])] += 1
+    table = []
+    for key in sorted(groups):
+        counts = groups[key]
+        judged = sum(counts.values())
+        table.append(
+            {
+                "group": key,
+                "judged": judged,
+                **counts,
+                "private_win_rate": counts["private"] / judged,
+                "cloud_win_rate": counts["cloud"] / judged,
+            }
+        )
+    return table
+
+
+def overall(judgements: Sequence[Mapping[str, Any]]) -> dict[str, float | int]:
+    """Verdict shares over every judgement."""
+    total = len(judgements)
+    counts = {v: sum(1 for j in judgements if j["verdict"] == v) for v in VERDICTS}
+    return {
+        "judged": total,
+        **{f"{v}_rate": (counts[v] / total if total else 0.0) for v in VERDICTS},
+    }
+
+
+def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rows as CSV text (columns from the first row; empty text for no rows)."""
+    if not rows:
+        return ""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()), extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
