@@ -29,10 +29,23 @@ ingest: $(VENV)/.installed
 	$(BIN)/kbchat ingest
 
 run: ingest
-	@echo "The index is up to date. The chat UI is not built yet: search with" \
-	      "'$(BIN)/kbchat search \"your question\"'."
+	@echo "kbchat UI on http://$(HOST):$(PORT) (Ctrl-C stops it)"
+	$(BIN)/python -m streamlit run app/main.py --server.address $(HOST) --server.port $(PORT)
 
-test: $(VENV)/.installed-dev
+ui: $(VENV)/.installed
+	$(BIN)/python -m streamlit run app/main.py --server.address $(HOST) --server.port $(PORT)
+
+# The end-to-end tests drive Debian's Chromium (a test tool's own browser download is not used).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+	    echo "The end-to-end tests need Chromium at $(CHROMIUM): sudo apt-get install chromium" >&2; \
+	    exit 1; \
+	fi
+
+test: $(VENV)/.installed-dev $(CHROMIUM)
 	$(BIN)/ruff check kbchat ingest vectorstore app tests benchmarks
 	$(BIN)/mypy kbchat ingest vectorstore
 	$(BIN)/pytest

@@ -1,9 +1,7 @@
-"""Figures for the quality page: win rates over time and by topic, and answer distributions."""
+"""Figures for the quality page: win rates over time and by topic."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
@@ -48,14 +46,3 @@ def overall(judgements: Sequence[Mapping[str, Any]]) -> dict[str, float | int]:
         "judged": total,
         **{f"{v}_rate": (counts[v] / total if total else 0.0) for v in VERDICTS},
     }
-
-
-def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Rows as CSV text (columns from the first row; empty text for no rows)."""
-    if not rows:
-        return ""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()), extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()

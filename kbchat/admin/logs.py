@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any, get_args
 
 from kbchat.audit import AuditEvent, audit_for
+from kbchat.csv_export import _plain, to_csv
 from kbchat.ledger import ledger_for
 from kbchat.settings import Settings
 
+__all__ = ["AUDIT_EVENTS", "audit_rows", "ledger_rows", "to_csv"]
+
 AUDIT_EVENTS: tuple[str, ...] = get_args(AuditEvent)
 LEDGER_SCAN = 20_000  # newest answers searched by the ledger filters
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _day_after(day: date) -> str:
     return (day + timedelta(days=1)).isoformat()
-
-
-def _plain(value: Any) -> Any:
-    """Lists and mappings as compact JSON, so that a table cell and a CSV field hold text."""
-    if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return value
 
 
 def audit_rows(
@@ -94,28 +85,3 @@ def ledger_rows(
         if len(rows) >= limit:
             break
     return rows
-
-
-def _cell(value: Any) -> str:
-    """A CSV field that a spreadsheet shows as text, never runs as a formula."""
-    if isinstance(value, int | float):
-        return str(value)  # a number, negative ones included, stays a number
-    text = "" if value is None else str(_plain(value))
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def to_csv(rows: Sequence[dict[str, Any]]) -> bytes:
-    """Rows as CSV (UTF-8 with a byte order mark, for spreadsheets), header from the keys.
-
-    Text that starts like a spreadsheet formula (``=``, ``+``, ``-``, ``@``) is prefixed with
-    ``'``: questions and document text are not trusted.
-    """
-    buffer = io.StringIO()
-    columns: list[str] = []
-    for row in rows:
-        columns += [key for key in row if key not in columns]
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_cell(row.get(column)) for column in columns])
-    return buffer.getvalue().encode("utf-8-sig")

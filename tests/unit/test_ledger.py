@@ -65,7 +65,8 @@ def _comparison(question: str, verdict_topic: str = "hr/leave.md"):  # type: ign
 
 
 def test_comparisons_and_judgements_feed_win_rates(tmp_path: Path) -> None:
-    from kbchat.quality_report import overall, to_csv, win_rates
+    from kbchat.csv_export import to_csv
+    from kbchat.quality_report import overall, win_rates
 
     ledger = Ledger(tmp_path / "ledger.sqlite3")
     first = ledger.record_comparison(_comparison("How much leave?"), session="s")
@@ -88,7 +89,8 @@ def test_comparisons_and_judgements_feed_win_rates(tmp_path: Path) -> None:
     assert overall(rows)["private_rate"] == pytest.approx(2 / 3)
     assert len(ledger.answers(backend="cloud")) == 3
     assert ledger.answers(backend="cloud")[0]["cost_usd"] == 0.0001
-    assert to_csv(rows).splitlines()[0].startswith("judged_at,day,question")
+    assert to_csv(rows).decode("utf-8-sig").splitlines()[0].startswith("judged_at,day,question")
+    assert b"'=SUM(A1)" in to_csv([{"question": "=SUM(A1)"}])
 
 
 def test_an_old_ledger_file_gains_the_new_columns(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""The Admin page's parts: sign-in, documents, re-ingest, settings, audit log and ledger."""

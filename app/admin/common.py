@@ -1,0 +1,41 @@
+"""What the admin page's parts share: the settings in force, the user name, flash messages."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import streamlit as st
+
+from app import services
+from app.render import label_markdown
+from kbchat.overrides import effective_settings
+from kbchat.settings import Settings
+
+ADMIN_USER = "admin"  # one admin account: the audit log names it so
+_FLASH = "kbchat_admin_flash"
+
+Kind = Literal["success", "info", "warning", "error"]
+
+
+def admin_settings() -> Settings:
+    """The settings with the admin's run-time changes applied (read afresh on every run)."""
+    return effective_settings(services.settings())
+
+
+def flash(kind: Kind, text: str) -> None:
+    """Keep a message for the next run (shown once, after an action that reruns the page).
+
+    The text is shown exactly as written (escaped): it may contain file names.
+    """
+    st.session_state.setdefault(_FLASH, []).append((kind, label_markdown(text)))
+
+
+def show_flashes() -> None:
+    """Show, and forget, the messages kept by `flash`."""
+    for kind, markdown in st.session_state.pop(_FLASH, []):
+        getattr(st, kind)(markdown)
+
+
+def say(kind: Kind, text: str) -> None:
+    """Show a message now, escaped (it may contain file names or text from documents)."""
+    getattr(st, kind)(label_markdown(text))

@@ -1,0 +1,48 @@
+"""The Admin page: sign-in, then documents, re-ingest, settings, audit log and ledger.
+
+``app/views/admin.py`` calls `render_page`. Nothing below the sign-in is rendered, or even
+read, without a valid admin session.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from app.admin.common import admin_settings, show_flashes
+from app.admin.documents_tab import render_documents
+from app.admin.ingest_tab import render_reingest
+from app.admin.logs_tab import render_audit, render_ledger
+from app.admin.settings_tab import render_settings
+from app.admin.signin import render_account, render_sign_in, signed_in
+
+logger = logging.getLogger(__name__)
+
+TABS = ["Documents", "Re-ingest", "Settings", "Audit log", "Ledger"]
+
+
+def render_page() -> None:
+    """The page; locked until an admin signs in."""
+    st.title("Admin")
+    config = admin_settings()
+    if not signed_in(config):
+        render_sign_in(config)
+        return
+    render_account(config)
+    with st.container():  # always there, so the tabs keep their place (and the open tab)
+        show_flashes()
+    documents, reingest, settings, audit, ledger = st.tabs(TABS, key="admin-tabs")
+    for tab, render in (
+        (documents, render_documents),
+        (reingest, render_reingest),
+        (settings, render_settings),
+        (audit, render_audit),
+        (ledger, render_ledger),
+    ):
+        with tab:
+            try:
+                render(config)
+            except Exception:
+                logger.exception("The admin tab failed")
+                st.error("This part of the page failed; the details are logged.")

@@ -1,0 +1,183 @@
+"""The only place the UI builds core objects: settings, the answerer, the ledger, figures.
+
+Heavy objects are built once per process with ``st.cache_resource``, keyed on the settings
+that shape them; the core shares loaded models and indexes underneath as well, so a rerun
+never loads anything twice. Errors from building are `KbchatError`s, whose message the page
+shows as written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import streamlit as st
+from pydantic import SecretStr
+
+from kbchat.answering.service import Answer, Answerer
+from kbchat.assistant import private_answerer
+from kbchat.cloud import cloud_answerer as build_cloud_answerer
+from kbchat.knowledge import KnowledgeStats, stats
+from kbchat.ledger import Ledger, ledger_for
+from kbchat.llm.models import configured_model_name
+from kbchat.overrides import effective_settings
+from kbchat.policy.gate import CloudGate
+from kbchat.settings import Settings
+
+STATS_TTL_S = 15  # knowledge base figures in the sidebar are at most this old
+
+
+def settings() -> Settings:
+    """The settings, read afresh from the environment and ``.env`` (cheap)."""
+    return Settings()
+
+
+def effective() -> Settings:
+    """The settings with the admin's run-time changes applied (cloud switch, path rules).
+
+    Everything that touches the cloud is built from these, read afresh on every run.
+    """
+    return effective_settings(settings())
+
+
+def _digest(secret: SecretStr | None) -> str:
+    """A hash of a secret for a cache key (never the secret itself)."""
+    return hashlib.sha256(secret.get_secret_value().encode()).hexdigest() if secret else ""
+
+
+def _answerer_key(config: Settings) -> str:
+    """What decides which answerer is built: index, retrieval and private-model settings."""
+    shape = config.model_dump_json(include={"paths", "index", "retrieval", "local"})
+    return f"{shape}|{_digest(config.local.private_api_key)}"
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _cached_answerer(_config: Settings, key: str) -> Answerer:
+    answerer, _resolved = private_answerer(_config)
+    return answerer
+
+
+def answerer(config: Settings | None = None) -> Answerer:
+    """The private-model answerer for these settings (built once per process and settings).
+
+    Raises:
+        KbchatError: the model or the index cannot be set up (e.g. `ModelError`).
+    """
+    config = config or settings()
+    return _cached_answerer(config, _answerer_key(config))
+
+
+def _cloud_key(config: Settings) -> str:
+    """What decides which cloud answerer is built; the API key enters only as its hash.
+
+    ``model_dump_json`` leaves a `SecretStr` masked, and the key field is excluded anyway.
+    """
+    shape = config.model_dump_json(
+        include={
+            "paths": True,
+            "index": True,
+            "retrieval": True,
+            "local": {"max_answer_tokens", "temperature"},
+            "cloud": {"cloud_model", "openai_base_url", "cloud_timeout_s", "cloud_max_retries"},
+        }
+    )
+    return f"{shape}|{_digest(config.cloud.openai_api_key)}"
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _cached_cloud_answerer(_config: Settings, key: str) -> Answerer:
+    return build_cloud_answerer(_config)
+
+
+def cloud_answerer(config: Settings) -> Answerer:
+    """The cloud-model answerer (built once per process and cloud settings).
+
+    Only ever hand it to `kbchat.cloud.start_cloud_answer` or `kbchat.compare.CompareRun`,
+    which put every request through the policy gate; never stream from it directly.
+
+    Args:
+        config: effective settings (see `effective`).
+    """
+    return _cached_cloud_answerer(config, _cloud_key(config))
+
+
+def cloud_unavailable(config: Settings) -> str | None:
+    """Why the cloud model cannot be used (switched off, no key), or None when it can.
+
+    Args:
+        config: effective settings (see `effective`).
+    """
+    return CloudGate(config).availability()
+
+
+def used_confidential(answer: Answer, config: Settings) -> bool:
+    """Whether an answer drew on a confidential passage, by its label or the current path
+    rules (an admin's new rule applies before the next ingestion relabels the file).
+
+    Args:
+        answer: the answer.
+        config: effective settings (see `effective`).
+    """
+    if answer.used_confidential:
+        return True
+    gate = CloudGate(config)
+    return any(gate.is_confidential(p) for p in answer.passages)
+
+
+def ledger(config: Settings | None = None) -> Ledger:
+    """The quality ledger of the configured index folder."""
+    return ledger_for(config or settings())
+
+
+@st.cache_data(ttl=STATS_TTL_S, show_spinner=False, max_entries=4)
+def _cached_stats(_config: Settings, key: str) -> KnowledgeStats:
+    return stats(_config)
+
+
+def knowledge_stats(config: Settings | None = None) -> KnowledgeStats:
+    """Figures about the knowledge base (documents, chunks, last ingest), briefly cached.
+
+    Raises:
+        KbchatError: the index cannot be read.
+    """
+    config = config or settings()
+    return _cached_stats(config, config.model_dump_json(include={"paths", "index"}))
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """What the UI says about the private model."""
+
+    name: str
+    """Display name of the model that answers."""
+    configured: str
+    """Display name of the model the settings ask for."""
+    fallback: bool
+    """True when a stand-in answers because the configured model is missing."""
+    notice: str | None
+    """What to tell users about the model (how to get the configured one), if anything."""
+    server: str | None
+    """Address of the company model server, when the private model runs there."""
+
+
+def describe_model(config: Settings | None = None) -> ModelDescription:
+    """The private model as the UI names it.
+
+    Raises:
+        KbchatError: the model or the index cannot be set up.
+    """
+    config = config or settings()
+    built = answerer(config)
+    server = config.local.private_base_url
+    configured = (
+        config.local.private_model
+        if server
+        else configured_model_name(config.local.resolved_model_path())
+    )
+    return ModelDescription(
+        name=built.backend.model_name,
+        configured=configured,
+        fallback=built.fallback,
+        notice=built.notice,
+        server=server,
+    )
