@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from kbchat.answering.service import Answer, Answerer, Retrieval, Turn
+from kbchat.answering.service import Answer, Answerer, AnswerStream, Retrieval, Turn
 from kbchat.audit import AuditLog
 from kbchat.cloud import start_cloud_answer
 from kbchat.errors import KbchatError
@@ -84,6 +84,20 @@ class CompareRun:
         self.audit = audit
         self.result = Comparison(retrieval.question, retrieval)
         self._events: queue.Queue[CompareEvent | None] = queue.Queue()
+        self._streams: list[AnswerStream] = []
+        self._closed = threading.Event()
+
+    def _track(self, stream: AnswerStream) -> AnswerStream:
+        self._streams.append(stream)
+        if self._closed.is_set():
+            stream.close()
+        return stream
+
+    def close(self) -> None:
+        """Stop both answers (a comparison abandoned mid-way frees the models at once)."""
+        self._closed.set()
+        for stream in list(self._streams):
+            stream.close()
 
     def _run_private(self) -> None:
         try:
@@ -91,7 +105,9 @@ class CompareRun:
             def waiting(ahead: int) -> None:
                 self._events.put(CompareEvent("private", "waiting", str(ahead)))
 
-            stream = self.private.stream(self.result.retrieval, self.history, on_wait=waiting)
+            stream = self._track(
+                self.private.stream(self.result.retrieval, self.history, on_wait=waiting)
+            )
             self.result.private = stream.answer
             for delta in stream:
                 self._events.put(CompareEvent("private", "delta", delta))
@@ -114,7 +130,7 @@ class CompareRun:
                 self._events.put(CompareEvent("cloud", "refused", request.refused or ""))
                 return
             self.result.cloud = request.stream.answer
-            for delta in request.stream:
+            for delta in self._track(request.stream):
                 self._events.put(CompareEvent("cloud", "delta", delta))
             self._events.put(CompareEvent("cloud", "done"))
         except Exception as err:  # noqa: BLE001 - shown in this side's column, never raised
@@ -139,12 +155,16 @@ class CompareRun:
         for worker in workers:
             worker.start()
         running = len(workers)
-        while running:
-            event = self._events.get()
-            if event is None:
-                running -= 1
-                continue
-            yield event
+        try:
+            while running:
+                event = self._events.get()
+                if event is None:
+                    running -= 1
+                    continue
+                yield event
+        finally:
+            if running:  # the caller stopped reading: stop the models too
+                self.close()
         self.result.wall_s = time.perf_counter() - started
         private, cloud = self.result.private, self.result.cloud
         if private and cloud and private.answered_by_model and cloud.answered_by_model:
