@@ -64,7 +64,7 @@ def control(cloud_server: tuple[str, ProxyControl]) -> Iterator[ProxyControl]:
 def cloud_settings(sample: Settings, tmp: Path, base_url: str, **cloud: object) -> Settings:
     settings = make_settings(
         tmp,
-        local={"local_n_ctx": 2048, "max_answer_tokens": 32},
+        local={"local_n_ctx": 2048, "max_answer_tokens": 32, "temperature": 0.0},
         cloud={
             "cloud_allowed": True,
             "openai_api_key": API_KEY,
@@ -250,8 +250,9 @@ def test_compare_runs_both_on_the_same_passages(
     retrieval = answerer.retrieve("How many days of paid holiday do I get each year?")
     run = CompareRun(settings, retrieval, [], answerer, audit=AuditLog(tmp_path / "a.db"))
     events = list(run.events())
-    sides = {e.side for e in events if e.kind == "delta"}
-    assert sides == {"private", "cloud"}
+    # Both sides ran to the end (a tiny model may stop at once, so text is not required).
+    assert {e.side for e in events if e.kind == "done"} == {"private", "cloud"}
+    assert not [e for e in events if e.kind in ("error", "refused")]
     result = run.result
     assert result.private and result.cloud
     assert [p.hit.chunk_id for p in result.private.passages] == [
