@@ -15,7 +15,6 @@ Usage: python benchmarks/answer_overhead.py [--max-tokens 96] [--rounds 2]
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -29,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from kbchat.answering.budget import fit_prompt  # noqa: E402
 from kbchat.answering.service import Answerer  # noqa: E402
 from kbchat.knowledge import index_for, run_ingest  # noqa: E402
-from kbchat.llm.llamacpp import LlamaCppBackend, _generated_tokens  # noqa: E402
+from kbchat.llm.llamacpp import LlamaCppBackend, _generated_tokens, default_threads  # noqa: E402
 from kbchat.llm.models import resolve_local_model  # noqa: E402
 from kbchat.settings import PathSettings, Settings  # noqa: E402
 
@@ -79,7 +78,7 @@ def main() -> None:
         )
         run_ingest(settings)
         resolved = resolve_local_model(settings.local)
-        threads = settings.local.local_n_threads or os.cpu_count() or 1
+        threads = settings.local.local_n_threads or default_threads()
         n_ctx = settings.local.local_n_ctx
         backend = LlamaCppBackend(
             resolved.path,
@@ -96,6 +95,7 @@ def main() -> None:
             model_path=str(resolved.path),
             n_ctx=n_ctx,
             n_threads=threads,
+            n_threads_batch=threads,
             chat_format=resolved.chat_format,
             verbose=False,
         )

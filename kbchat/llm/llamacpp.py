@@ -369,6 +369,8 @@ def _load(key: ModelKey, *, vocab_only: bool) -> Llama:
             model_path=str(key.path),
             n_ctx=key.n_ctx,
             n_threads=key.n_threads or default_threads(),
+            # Prompt reading too: llama.cpp would otherwise take every core for it.
+            n_threads_batch=key.n_threads or default_threads(),
             n_gpu_layers=key.n_gpu_layers,
             vocab_only=vocab_only,
             verbose=False,
