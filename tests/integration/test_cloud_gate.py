@@ -259,7 +259,10 @@ def test_compare_runs_both_on_the_same_passages(
         p.hit.chunk_id for p in result.cloud.passages
     ], "no confidential passage here: both saw the same passages"
     assert result.cloud.cost_usd is not None and result.cloud.cost_usd >= 0
-    assert result.agreement is not None and 0 <= result.agreement <= 1
+    if result.private.text.strip() and result.cloud.text.strip():
+        assert result.agreement is not None and 0 <= result.agreement <= 1
+    else:  # a tiny model may answer with nothing: there is nothing to agree on
+        assert result.agreement is None
     assert result.wall_s > 0
     sent = control.requests[-1].json()
     assert sent["model"] == SERVER_MODEL and sent["max_tokens"] == 32
