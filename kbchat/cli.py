@@ -291,9 +291,9 @@ def _ask_json(
         "retrieval_s": round(retrieval.seconds, 3),
         "answers": [a.to_dict() for a in answers],
     }
-    if decision is not None:
-        payload["withheld"] = [w.to_dict() for w in decision.withheld]
-        payload["redactions"] = dict(decision.redactions)
+    # What the cloud policy gate kept back and redacted (nothing when only the private model ran).
+    payload["withheld"] = [w.to_dict() for w in decision.withheld] if decision else []
+    payload["redactions"] = dict(decision.redactions) if decision else {}
     payload.update(extra)
     _emit_json(payload)
 

@@ -160,6 +160,7 @@ def test_ask_json_contract(sample_settings: Settings) -> None:
     ):
         assert key in answer
     assert answer["backend"] == "private" and answer["fallback"] is True
+    assert result["withheld"] == [] and result["redactions"] == {}
     assert answer["model"] == "SmolLM2-135M-Instruct"
     human = subprocess.run(
         [sys.executable, "-m", "kbchat", "ask", "How many days of annual leave do I get?"],
