@@ -249,7 +249,6 @@ def ask(settings: Settings, question: str, which: str, as_json: bool) -> None:
       kbchat ask "What is the Team edition price?" --model both
     """
     from kbchat.assistant import private_answerer
-    from kbchat.errors import IndexEmptyError
     from kbchat.overrides import effective_settings
 
     if not question.strip():
@@ -269,9 +268,7 @@ def ask(settings: Settings, question: str, which: str, as_json: bool) -> None:
                 )  # fmt: skip
                 raise click.ClickException(unavailable)
         answerer, _resolved = private_answerer(settings)
-        if answerer.index.count() == 0:
-            raise IndexEmptyError()
-        retrieval = answerer.retrieve(question)
+        retrieval = answerer.retrieve(question)  # IndexEmptyError when nothing is ingested
         if which == "private":
             _ask_private(answerer, retrieval, as_json)
         elif which == "cloud":

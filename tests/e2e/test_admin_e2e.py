@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from kbchat.admin.auth import hash_password
 from tests.fixtures.ports import free_port
@@ -25,15 +25,6 @@ from tests.fixtures.streamlit_server import APP, app_env, ingest, start_streamli
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 PASSWORD = "e2e admin password"
 MODEL_WAIT_S = 240
 SCREENSHOT_DIR = Path("/tmp/kbchat-admin-e2e")
@@ -129,21 +120,6 @@ def admin_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdminApp]:
         ingest(env)
         with start_streamlit(APP, env) as url:
             yield AdminApp(url, corpus, pixel)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Headless Chromium from Debian (never a downloaded browser), closed even on failure."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @dataclass

@@ -9,21 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.fixtures.streamlit_server import APP, ROOT, app_env, chat_app, start_streamlit
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 QUESTION = "How many days of annual leave do I get?"
 PASSAGE_PHRASE = "27 days"  # hr/annual_leave_policy.md, "Standard entitlement"
 TIMING = "first token"  # the timing line under a finished answer
@@ -37,21 +28,6 @@ def chat_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = {"MAX_ANSWER_TOKENS": "96", "LOCAL_N_THREADS": "1"}
     with chat_app(tmp_path_factory.mktemp("e2e-app"), **settings) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Headless Chromium from Debian (never a downloaded browser), closed even on failure."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @dataclass

@@ -11,7 +11,6 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from kbchat.llm.models import packaged_model
-from tests.fixtures.browser import CHROMIUM, chromium
 from tests.fixtures.cloud_app import (
     CONFIDENTIAL_QUESTION,
     CONFIDENTIAL_SOURCE,
@@ -35,14 +34,6 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         chat_app(tmp_path_factory.mktemp("e2e-compare"), extra_env=cloud_env(cloud)) as url,
     ):
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    with chromium() as found:
-        yield found
 
 
 @pytest.fixture
