@@ -7,7 +7,10 @@ Guarantees:
   made before the write lets a run killed at any point converge, when run again, to the index
   a clean run would build;
 - a file that cannot be read is reported and skipped, and whatever was indexed for it stays;
-- one ingestion at a time (a lock); searches keep working meanwhile.
+- one ingestion at a time (a lock); searches keep working meanwhile;
+- vectors of two embedders are never mixed: when the configured embedding model or backend
+  differs from the one that built the index, the run rebuilds it from nothing (as ``full``
+  does) and says so in the report's ``notes``.
 """
 
 from __future__ import annotations
@@ -95,7 +98,10 @@ ProgressCallback = Callable[[Progress], None]
 
 @dataclass
 class IngestReport:
-    """What a run did (the shape of ``kbchat ingest --json``)."""
+    """What a run did (the shape of ``kbchat ingest --json``).
+
+    ``notes`` says what, besides files, made the run do more than usual (a change of embedder).
+    """
 
     files_added: int = 0
     files_updated: int = 0
@@ -107,6 +113,7 @@ class IngestReport:
     failed: list[dict[str, str]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         """The report as plain data."""
@@ -175,11 +182,14 @@ class IngestJob:
         if not corpus.is_dir():
             raise IngestError(f"Corpus folder {corpus} does not exist (set KBCHAT_CORPUS_DIR).")
         with ingest_lock(self.index.index_dir):
-            if self.options.full:
-                self.index.reset()
+            changed = self._embedder_changed()
+            if self.options.full or changed:
+                # The manifest first: a run killed in between finds the index as it was (and
+                # the embedder change again), or empty; both converge.
                 self.manifest.clear()
+                self.index.reset()
             self._recover()
-            self.index.check_embedder()
+            self.index.record_embedder()
             files, skipped = discover(corpus)
             self.report.skipped = [{"path": s.path, "reason": s.reason} for s in skipped]
             entries = self.manifest.entries()
@@ -212,6 +222,23 @@ class IngestJob:
             self.report.seconds = round(time.perf_counter() - started, 3)
             self.manifest.record_run(_utc_now(), self.report.to_dict())
         return self.report
+
+    def _embedder_changed(self) -> bool:
+        """Whether the index holds vectors of another embedder (model or backend).
+
+        Its vectors cannot be mixed with the configured embedder's, nor reused for unchanged
+        text: the run starts from an empty index, as a full rebuild does, and says so.
+        """
+        built = self.index.built_with()
+        if built is None or built.name == self.index.embedder.name:
+            return False
+        # A run killed while emptying the index may have emptied only one side of it.
+        chunks = max(self.index.count(), self.index.keyword.count())
+        if chunks:
+            note = f"{built.change_to(self.index.embedder_info)}: re-embedding all {chunks} chunks"
+            self.report.notes.append(note)
+            self._progress(Progress(0, 0, note, "re-embedding"))
+        return True
 
     def _plan(
         self, files: dict[str, Path], entries: dict[str, FileEntry]

@@ -127,6 +127,8 @@ def ingest(
         _emit_json(report.to_dict())
         return
     corpus = path or settings.paths.corpus_dir
+    for note in report.notes:
+        click.echo(f"Note: {note}.")
     click.echo(
         f"Ingested {corpus} into {settings.paths.index_dir}: "
         f"{report.files_added} added, {report.files_updated} updated, "

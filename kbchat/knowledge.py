@@ -19,9 +19,10 @@ from kbchat.errors import ConfigError, IndexEmptyError, KbchatError
 from kbchat.settings import Settings
 from vectorstore import (
     ChromaStoreError,
+    Embedder,
     EmbedderError,
-    IndexMismatchError,
     KnowledgeIndex,
+    OnnxEmbedder,
     SearchHit,
     SearchMode,
     SentenceTransformerEmbedder,
@@ -29,19 +30,44 @@ from vectorstore import (
 from vectorstore.records import Filters
 
 _lock = threading.Lock()
-_embedders: dict[tuple[str | None, int], SentenceTransformerEmbedder] = {}
+_embedders: dict[tuple[object, ...], Embedder] = {}
 _indexes: dict[tuple[object, ...], KnowledgeIndex] = {}
 _manifests: dict[Path, Manifest] = {}
 
 
-def embedder_for(settings: Settings) -> SentenceTransformerEmbedder:
-    """The configured embedding model (one per process and configuration)."""
-    key = (settings.index.embedding_model, settings.index.embedding_batch_size)
+def _embedder_key(settings: Settings) -> tuple[object, ...]:
+    """What decides which embedder is built."""
+    config = settings.index
+    key: tuple[object, ...] = (config.embedding_backend, config.embedding_model)
+    if config.embedding_backend == "torch":
+        return (*key, config.embedding_batch_size)
+    return (
+        *key,
+        config.embedding_cache_dir.resolve(),
+        config.embedding_threads,
+        config.embedding_batch_size if config.embedding_backend == "onnx-fp32" else None,
+    )
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    """The configured embedding model on the configured backend (one per process and
+    configuration); nothing is loaded, or exported, before its first use."""
+    config = settings.index
+    key = _embedder_key(settings)
     with _lock:
         if key not in _embedders:
-            _embedders[key] = SentenceTransformerEmbedder(
-                settings.index.embedding_model, batch_size=settings.index.embedding_batch_size
-            )
+            if config.embedding_backend == "torch":
+                _embedders[key] = SentenceTransformerEmbedder(
+                    config.embedding_model, batch_size=config.embedding_batch_size
+                )
+            else:
+                _embedders[key] = OnnxEmbedder(
+                    config.embedding_model,
+                    cache_dir=config.embedding_cache_dir.resolve(),
+                    quantize=config.embedding_backend == "onnx-int8",
+                    batch_size=config.embedding_batch_size,
+                    threads=config.embedding_threads,
+                )
         return _embedders[key]
 
 
@@ -53,7 +79,7 @@ def index_for(settings: Settings) -> KnowledgeIndex:
         settings.index.collection,
         settings.index.chroma_host,
         settings.index.chroma_port,
-        settings.index.embedding_model,
+        _embedder_key(settings),
         settings.retrieval.candidates,
         settings.retrieval.rrf_k,
     )
@@ -112,6 +138,9 @@ def run_ingest(
 ) -> IngestReport:
     """Sync the index with the corpus folder.
 
+    An index built with another embedding model or backend is rebuilt from nothing (every
+    chunk re-embedded); the report's ``notes`` say so.
+
     Raises:
         KbchatError: the run could not complete (another run holds the lock, the corpus folder
             is missing, the index cannot be written); the message says why.
@@ -124,7 +153,7 @@ def run_ingest(
             progress,
         )
         return job.run()
-    except (IngestLockedError, IngestError, IndexMismatchError, EmbedderError) as err:
+    except (IngestLockedError, IngestError, EmbedderError) as err:
         raise KbchatError(str(err)) from err
     except ChromaStoreError as err:
         raise KbchatError(f"{err}. Nothing was lost: run ingestion again when it is back.") from err
@@ -142,7 +171,8 @@ def search(
 
     Raises:
         IndexEmptyError: nothing has been ingested yet.
-        KbchatError: the index cannot be read.
+        KbchatError: the index cannot be read, or was built with another embedding model or
+            backend than the configured one (the message says how to re-embed it).
     """
     if not query.strip():
         raise ConfigError("The question is empty.")

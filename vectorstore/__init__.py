@@ -5,8 +5,15 @@ Knows nothing of language models or the UI; takes plain parameters.
 
 from vectorstore.chroma_store import ChromaStore, ChromaStoreError
 from vectorstore.embedder import Embedder, EmbedderError, SentenceTransformerEmbedder
-from vectorstore.index import IndexMismatchError, IndexStats, KnowledgeIndex, SearchMode
+from vectorstore.index import (
+    EmbedderInfo,
+    IndexMismatchError,
+    IndexStats,
+    KnowledgeIndex,
+    SearchMode,
+)
 from vectorstore.keyword import KeywordIndex
+from vectorstore.onnx_embedder import OnnxEmbedder
 from vectorstore.records import ChunkRecord, Filters, SearchHit
 
 __all__ = [
@@ -15,11 +22,13 @@ __all__ = [
     "ChunkRecord",
     "Embedder",
     "EmbedderError",
+    "EmbedderInfo",
     "Filters",
     "IndexMismatchError",
     "IndexStats",
     "KeywordIndex",
     "KnowledgeIndex",
+    "OnnxEmbedder",
     "SearchHit",
     "SearchMode",
     "SentenceTransformerEmbedder",

@@ -26,7 +26,12 @@ class EmbedderError(Exception):
 
 
 class Embedder(Protocol):
-    """What the index needs from an embedding model."""
+    """What the index needs from an embedding model.
+
+    ``name`` identifies the vectors: two embedders with the same name must make the same
+    vectors (the index records it, and refuses to mix vectors of two names). An embedder may
+    also say which ``backend`` runs it (``torch``, ``onnx-int8``, ...), for messages.
+    """
 
     name: str
 
@@ -64,6 +69,8 @@ class SentenceTransformerEmbedder:
         batch_size: texts per forward pass.
         device: torch device; the CPU unless configured.
     """
+
+    backend = "torch"
 
     def __init__(
         self, model_path: str | Path | None = None, *, batch_size: int = 32, device: str = "cpu"

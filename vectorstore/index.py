@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 
 from vectorstore.chroma_store import ChromaStore
-from vectorstore.embedder import Embedder
+from vectorstore.embedder import Embedder, EmbedderError
 from vectorstore.hybrid import reciprocal_rank_fusion
 from vectorstore.keyword import KeywordIndex
 from vectorstore.records import ChunkRecord, Filters, Metadata, SearchHit
@@ -22,8 +22,61 @@ SearchMode = Literal["hybrid", "dense", "keyword"]
 SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "dense", "keyword")
 
 
-class IndexMismatchError(Exception):
-    """The index on disk was built with another embedding model."""
+INFO_FILE = "index_info.json"
+
+
+@dataclass(frozen=True)
+class EmbedderInfo:
+    """Which embedder made an index's vectors, as recorded beside the index.
+
+    Attributes:
+        name: the embedder's name; vectors of two names are never mixed.
+        backend: what ran the model (``torch``, ``onnx-int8``, ...), when known.
+    """
+
+    name: str
+    backend: str | None = None
+
+    @classmethod
+    def of(cls, embedder: Embedder) -> EmbedderInfo:
+        """The record of an embedder (wrappers without a ``backend`` leave it unknown)."""
+        return cls(embedder.name, getattr(embedder, "backend", None))
+
+    def describe(self) -> str:
+        """For people: the name, and the backend when the name does not say it."""
+        if self.backend is None or self.backend in self.name:
+            return self.name
+        return f"{self.name} on {self.backend}"
+
+    def change_to(self, other: EmbedderInfo) -> str:
+        """What changed from this embedder to ``other``, in a few words."""
+        if self.backend and other.backend and self.backend != other.backend:
+            return f"embedding backend changed from {self.backend} to {other.backend}"
+        return f"embedding model changed from {self.describe()} to {other.describe()}"
+
+
+class IndexMismatchError(EmbedderError):
+    """The index was built with another embedding model or backend than the configured one.
+
+    Attributes:
+        built_with: the embedder that made the index's vectors.
+        configured: the embedder asked to search them.
+    """
+
+    def __init__(self, index_dir: Path, built_with: EmbedderInfo, configured: EmbedderInfo):
+        self.built_with = built_with
+        self.configured = configured
+        if built_with.backend and configured.backend and built_with.backend != configured.backend:
+            going_back = f"set KBCHAT_EMBEDDING_BACKEND={built_with.backend}"
+        else:
+            going_back = "configure the embedding model it was built with"
+        super().__init__(
+            f"The index in {index_dir} was built with the embedding model "
+            f"{built_with.describe()}, but {configured.describe()} is configured: its vectors "
+            "cannot be searched with another model or backend. Re-embed the index with "
+            "`kbchat ingest --full` (or Full rebuild on the Admin page's Re-ingest tab), or "
+            f"{going_back} to search it as it is."
+        )
 
 
 @dataclass(frozen=True)
@@ -76,7 +129,7 @@ class KnowledgeIndex:
             port=chroma_port,
         )
         self.keyword = KeywordIndex(index_dir / "keyword.sqlite3")
-        self._info_path = index_dir / "index_info.json"
+        self._info_path = index_dir / INFO_FILE
         self._write_lock = threading.Lock()
         self._marker = index_dir / "generation"
         self._seen_generation = self._generation()
@@ -106,21 +159,49 @@ class KnowledgeIndex:
 
     # -- writing -----------------------------------------------------------------------------
 
+    @property
+    def embedder_info(self) -> EmbedderInfo:
+        """The configured embedder, as the index records it."""
+        return EmbedderInfo.of(self.embedder)
+
+    def built_with(self) -> EmbedderInfo | None:
+        """The embedder that made the vectors in the index; ``None`` before the first write.
+
+        An index recorded before embedders had backends was built with sentence-transformers
+        (torch), the only backend then.
+        """
+        try:
+            stored = json.loads(self._info_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(stored, dict) or not isinstance(stored.get("embedder"), str):
+            return None
+        return EmbedderInfo(stored["embedder"], stored.get("backend", "torch"))
+
+    def record_embedder(self) -> None:
+        """Record the configured embedder as the one whose vectors the index holds.
+
+        The ingestion job calls this under its lock before it writes any vector: after a
+        change of embedder, only once the index was emptied (see `ingest.sync`).
+        """
+        info = self.embedder_info
+        tmp = self._info_path.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps({"embedder": info.name, "backend": info.backend}), encoding="utf-8"
+        )
+        tmp.replace(self._info_path)
+
     def check_embedder(self) -> None:
-        """Refuse to mix vectors of two embedding models in one index.
+        """Refuse to search vectors made by another embedder with the configured one.
 
         Raises:
-            IndexMismatchError: the index was built with another model.
+            IndexMismatchError: the index holds vectors of another embedder (model or backend).
         """
-        current = {"embedder": self.embedder.name}
-        if self._info_path.exists():
-            stored = json.loads(self._info_path.read_text(encoding="utf-8"))
-            if stored.get("embedder") != current["embedder"] and self.count() > 0:
-                raise IndexMismatchError(
-                    f"The index was built with the embedding model {stored.get('embedder')}, "
-                    f"not {current['embedder']}: run `kbchat ingest --full` to rebuild it."
-                )
-        self._info_path.write_text(json.dumps(current), encoding="utf-8")
+        built = self.built_with()
+        if built is None or built.name == self.embedder.name:
+            return
+        if self.count() > 0:
+            raise IndexMismatchError(self.index_dir, built, self.embedder_info)
 
     def write(self, records: Sequence[ChunkRecord], embeddings: np.ndarray) -> None:
         """Insert or replace chunks in both indexes."""
@@ -177,6 +258,9 @@ class KnowledgeIndex:
 
         Returns:
             Up to ``k`` hits, best first.
+
+        Raises:
+            IndexMismatchError: a dense or hybrid search of an index built by another embedder.
         """
         if mode not in SEARCH_MODES:
             raise ValueError(f"unknown search mode {mode!r}; use one of {SEARCH_MODES}")
@@ -184,6 +268,8 @@ class KnowledgeIndex:
         if not query or k <= 0:
             return []
         self.refresh()
+        if mode != "keyword":  # keyword search reads no vectors
+            self.check_embedder()
         pool = max(self.candidates, k)
         dense: list[tuple[str, float]] = []
         keyword: list[tuple[str, float]] = []
@@ -231,10 +317,15 @@ class KnowledgeIndex:
         """Figures about the index."""
         chroma_size = self.chroma.size_bytes()
         size = None if chroma_size is None else chroma_size + self.keyword.size_bytes()
+        chunks = self.count()
+        embedder = self.embedder_info.describe()
+        built = self.built_with()
+        if chunks and built is not None and built.name != self.embedder.name:
+            embedder += f" (the index was built with {built.describe()}: run `kbchat ingest`)"
         return IndexStats(
-            chunks=self.count(),
+            chunks=chunks,
             keyword_chunks=self.keyword.count(),
-            embedder=self.embedder.name,
+            embedder=embedder,
             location=self.chroma.location,
             size_bytes=size,
         )

@@ -62,6 +62,8 @@ def _report(status: JobStatus) -> None:
         f"{len(r.get('failed', []))} failed; {r.get('chunks_total', 0)} chunks in the index, "
         f"in {float(r.get('seconds', 0)):.1f} s."
     )
+    for note in r.get("notes", []):
+        st.info(f"{note[:1].upper()}{note[1:]}.")
     rows = _per_file(status)
     if rows:
         st.dataframe(rows, hide_index=True, width="stretch", key="admin-ingest-report")

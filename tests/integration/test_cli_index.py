@@ -44,8 +44,9 @@ def test_ingest_search_stats_json_contract(tmp_path: Path, small_corpus: Path) -
         "failed",
         "skipped",
         "seconds",
+        "notes",
     }
-    assert report["files_added"] == 6
+    assert report["files_added"] == 6 and report["notes"] == []
     assert report["failed"][0]["path"] == "broken.pdf" and report["failed"][0]["reason"]
     assert report["skipped"] == [{"path": "notes.xyz", "reason": "unsupported file type .xyz"}]
 

@@ -101,9 +101,7 @@ def _committed_files(index_dir: Path) -> int:
         return 0
 
 
-def test_killed_process_converges_on_rerun(
-    tmp_path: Path, embedder: SentenceTransformerEmbedder
-) -> None:
+def test_killed_process_converges_on_rerun(tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
     env = {
         **os.environ,
@@ -139,12 +137,13 @@ def test_killed_process_converges_on_rerun(
 
     from ingest.chunking import ChunkingOptions
     from ingest.manifest import Manifest
+    from kbchat.knowledge import embedder_for
+    from tests.conftest import make_settings
     from tests.fixtures.snapshots import snapshot
     from vectorstore import KnowledgeIndex
 
-    resumed = snapshot(
-        KnowledgeIndex(index_dir, embedder), Manifest(index_dir / "manifest.sqlite3")
-    )
-    clean = Kb(tmp_path / "clean", CORPUS, embedder)
+    default = embedder_for(make_settings(tmp_path))  # what `kbchat ingest` used: ONNX int8
+    resumed = snapshot(KnowledgeIndex(index_dir, default), Manifest(index_dir / "manifest.sqlite3"))
+    clean = Kb(tmp_path / "clean", CORPUS, default)  # type: ignore[arg-type]
     clean.ingest(chunking=ChunkingOptions(900, 120), max_file_bytes=25 * 1024 * 1024)
     assert_same_index(resumed, clean.snapshot())
