@@ -408,6 +408,155 @@ def _ask_both(settings: Settings, answerer: Any, retrieval: Any, as_json: bool) 
         click.echo(f"Agreement between the answers: {result.agreement:.0%}")
 
 
+class _EvalProgress:
+    """A tqdm bar of questions on a terminal's stderr, with running figures."""
+
+    def __init__(self, total: int, models: tuple[str, ...]) -> None:
+        self.models = models
+        self._bar: Any = None
+        self._gold = self._hits = 0
+        self._phrases: dict[str, list[int]] = {m: [0, 0] for m in models}
+        self._failed = dict.fromkeys(models, 0)
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc="eval", unit="question", leave=False)
+
+    def __call__(self, row: Any) -> None:
+        if row.retrieval_scored:
+            self._gold += 1
+            self._hits += row.first_gold_rank is not None
+        for label, answer in row.answers.items():
+            self._failed[label] += answer.outcome == "failed"
+            if answer.key_phrases_ok is not None:
+                self._phrases[label][0] += answer.key_phrases_ok
+                self._phrases[label][1] += 1
+        if self._bar is None:
+            return
+        figures = [f"q{row.number}", f"recall {self._hits}/{self._gold}"]
+        for label in self.models:
+            found, asked = self._phrases[label]
+            figures.append(f"{label} phrases {found}/{asked}")
+            if self._failed[label]:
+                figures.append(f"{label} failed {self._failed[label]}")
+        self._bar.set_postfix_str(", ".join(figures), refresh=False)
+        self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+@main.command("eval")
+@click.argument("eval_file", metavar="FILE.jsonl", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--model",
+    "which",
+    type=click.Choice(["private", "cloud", "both"]),
+    default="private",
+    show_default=True,
+    help="Who answers. 'both' runs the private model, then the cloud model, on each question, "
+    "one after the other (so neither slows the other's timings), on the same passages.",
+)
+@click.option(
+    "-k",
+    "k",
+    type=click.IntRange(1, 50),
+    default=None,
+    help="Passages retrieved per question and given to the models; recall is measured at k. "
+    "Default: KBCHAT_TOP_K.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary and every row as JSON.")
+@click.option(
+    "--report",
+    "report_paths",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write a report: PATH.md for Markdown, PATH.html for a web page (may be given "
+    "more than once).",
+)
+@click.option(
+    "--retrieval-only",
+    is_flag=True,
+    help="Measure retrieval only (recall@k, MRR): no model is loaded or called. Fast.",
+)
+@click.pass_obj
+def evaluate(
+    settings: Settings,
+    eval_file: Path,
+    which: str,
+    k: int | None,
+    as_json: bool,
+    report_paths: tuple[Path, ...],
+    retrieval_only: bool,
+) -> None:
+    """Measure retrieval and answers on a question set (JSON lines).
+
+    Each line: {"question": str, "gold_files": [paths relative to the corpus],
+    "answer_contains": [key phrases], "unanswerable": bool}; all but "question" optional.
+    Reports recall@k and MRR once, and per model: answers containing all key phrases,
+    refusal accuracy and false refusals, citation precision, groundedness, time to first
+    token and total time (p50/p95), tokens and cost. The cloud model answers through the
+    policy gate and the audit log, as in `kbchat ask`. A failed answer is recorded on its
+    question and counted; the run goes on.
+
+    \b
+    Examples:
+      kbchat eval eval/docs_corpus_questions.jsonl --retrieval-only
+      kbchat eval eval/docs_corpus_questions.jsonl --report eval-report.md
+      kbchat eval eval/docs_corpus_questions.jsonl --model both --report r.md --report r.html
+      kbchat eval my_questions.jsonl --json > results.json
+    """
+    from kbchat.evaluation import load_eval_set
+    from kbchat.evaluation.report import render_text, report_format, write_report
+    from kbchat.evaluation.runner import MODELS, EvalRunner
+    from kbchat.overrides import effective_settings
+
+    settings = effective_settings(settings)
+    with _user_errors():
+        questions = load_eval_set(eval_file)
+        for path in report_paths:
+            report_format(path)  # a wrong extension is refused before any work
+        models = () if retrieval_only else MODELS[which]
+        runner = EvalRunner(settings, models=models, k=k, session=f"kbchat eval {eval_file.name}")
+        missing = runner.missing_gold_files(questions)
+    if retrieval_only and which != "private":
+        click.echo("Note: --retrieval-only: no model answers, --model is ignored.", err=True)
+    if missing:
+        click.echo(
+            f"Warning: {len(missing)} gold file(s) are not in the index and can never be "
+            f"retrieved: {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}",
+            err=True,
+        )
+    progress = _EvalProgress(len(questions), models)
+    try:
+        with _user_errors():
+            run = runner.run(questions, eval_set=str(eval_file), on_row=progress)
+    finally:
+        progress.close()
+    with _user_errors():
+        for path in report_paths:
+            write_report(run, path)
+    if as_json:
+        _emit_json(run.to_dict())
+    else:
+        click.echo(render_text(run))
+    failed = {m: run.model(m).failed for m in run.models}
+    if any(failed.values()):
+        counts = ", ".join(f"{m} {n}" for m, n in failed.items() if n)
+        click.echo(f"Failed answers (recorded on their rows): {counts}.", err=True)
+    for path in report_paths:
+        click.echo(f"Report written to {path}.", err=True)
+    if run.interrupted:
+        click.echo(
+            f"Interrupted after {len(run.rows)} of {len(questions)} questions: the figures "
+            "cover those.",
+            err=True,
+        )
+        sys.exit(130)
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)

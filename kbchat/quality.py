@@ -6,7 +6,8 @@ one of those, every number in the sentence appears in the passage and at least h
 sentence's content words do (lower-cased, crude plural/verb endings stripped). It is lexical on
 purpose: it is cheap, explainable ("this sentence cites [2] but the figure 30 is not in [2]")
 and catches the failure that matters most in policy answers, numbers that are not in the
-source. Sentences that only say the documents do not cover the question are left out.
+source. Sentences that only say the documents do not cover the question are left out
+(`says_not_covered`; `is_refusal` uses the same test for a whole answer).
 
 Agreement between two answers is the cosine similarity of their sentence embeddings (0..1).
 """
@@ -27,11 +28,22 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|\n+")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CITATION = re.compile(r"\[[^\]]*\d[^\]]*\]")
+# "The documents do not cover it" and the ways models phrase it. The subject must be the
+# documents (or the model itself): "the policy does not cover contractors" is a claim.
 _NOT_COVERED = re.compile(
-    r"(do(es)? not (cover|contain|mention|say)"
-    r"|not (covered|mentioned|in the (documents|passages)))",
+    r"\b(documents?|passages?|context|sources?|texts?|information (provided|given|available))\b"
+    r"[^.!?\n]{0,40}?\b(do(es)?(n't| not)|did(n't| not)|cannot|can't|fails? to) "
+    r"(cover|contain|mention|say|include|address|specify|provide|state|answer|give|discuss|have)"
+    r"|\bnot (covered|mentioned|specified|addressed|included|stated|provided|found|given|"
+    r"answered|discussed) (in|by) (the|these|those|any) (documents?|passages?|context|sources?)"
+    r"|\bnot in the (documents?|passages?|context|sources?)"
+    r"|\b(i|we) (could|can|was|were)(n't|not| not)( able to)? (find|see|locate|answer)"
+    r"|\b(i|we) (do|did)(n't| not) (find|see|have)( any)? (information|details|mention|answer)"
+    r"|\bthere (is|was|are)(n't| no| not)( any)? (information|mention|details?|data|answer)",
     re.IGNORECASE,
 )
+# Short openers a refusal may start with before it says what is missing ("Sorry.").
+_COURTESY_WORDS = 3
 MIN_WORD_SHARE = 0.5
 
 
@@ -72,6 +84,30 @@ def supported(sentence: str, passage_text: str) -> bool:
     return len(words & content_words(passage_text)) / len(words) >= MIN_WORD_SHARE
 
 
+def says_not_covered(sentence: str) -> bool:
+    """Whether a sentence says the documents do not cover the question."""
+    return _NOT_COVERED.search(sentence.replace("’", "'")) is not None
+
+
+def is_refusal(answer: str, answered_by_model: bool = True) -> bool:
+    """Whether an answer declines to answer: the one refusal test of kbchat.
+
+    An answer is a refusal when the model was not called (retrieval found nothing relevant,
+    so the fixed "nothing found" text was given), or when the answer opens by saying the
+    documents do not cover the question: its first sentence, or the second after a short
+    opener such as "Sorry." (what follows is usually advice on whom to ask). An answer that
+    gives facts first and then says some detail is not covered is not a refusal.
+    """
+    if not answered_by_model:
+        return True
+    for sentence in sentences(answer):
+        if says_not_covered(sentence):
+            return True
+        if len(_WORD.findall(sentence)) > _COURTESY_WORDS:
+            return False
+    return False
+
+
 def groundedness(answer: str, passages: Sequence[Passage]) -> float | None:
     """Share of the answer's sentences supported by a passage they cite.
 
@@ -79,7 +115,7 @@ def groundedness(answer: str, passages: Sequence[Passage]) -> float | None:
         A value in [0, 1], or ``None`` when the answer makes no claim to check.
     """
     by_number = {p.n: p for p in passages}
-    claims = [s for s in sentences(answer) if not _NOT_COVERED.search(s)]
+    claims = [s for s in sentences(answer) if not says_not_covered(s)]
     if not claims:
         return None
     backed = 0

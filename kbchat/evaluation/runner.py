@@ -1,0 +1,319 @@
+"""Run an evaluation set: one retrieval per question, then each model on it, one after another.
+
+Both models answer from exactly the same `Retrieval`; the cloud model goes through the policy
+gate and the audit log like every other cloud call (`kbchat.cloud.start_cloud_answer`). The
+models run one after the other, never at the same time, so one does not slow the other and
+the timings are each model's own. A model failing on a question (a rate limit, a timeout) is
+recorded on that question's row; the run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from kbchat.answering.service import Answer, Answerer, Retrieval
+from kbchat.errors import CloudNotAllowedError, IndexEmptyError, KbchatError
+from kbchat.evaluation.dataset import EvalQuestion
+from kbchat.evaluation.metrics import (
+    ModelAnswer,
+    ModelSummary,
+    RetrievalSummary,
+    failed_answer,
+    first_gold_rank,
+    not_asked_answer,
+    percentile,
+    retrieval_result,
+    score_answer,
+    scored_for_retrieval,
+    summarise_model,
+    summarise_retrieval,
+)
+from kbchat.settings import Settings
+
+ModelChoice = Literal["private", "cloud", "both"]
+MODELS: dict[str, tuple[str, ...]] = {
+    "private": ("private",),
+    "cloud": ("cloud",),
+    "both": ("private", "cloud"),
+}
+_LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class EvalRow:
+    """One question of a run: what retrieval found and each model's scored answer."""
+
+    number: int
+    question: EvalQuestion
+    retrieved: tuple[str, ...]
+    first_gold_rank: int | None
+    relevant: bool
+    retrieval_s: float
+    answers: dict[str, ModelAnswer] = field(default_factory=dict)
+
+    @property
+    def retrieval_scored(self) -> bool:
+        """Whether this question counts for recall and MRR."""
+        return scored_for_retrieval(self.question)
+
+    @property
+    def retrieval_miss(self) -> bool:
+        """A question with gold files none of which was retrieved."""
+        return self.retrieval_scored and self.first_gold_rank is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """One entry of ``rows`` in ``kbchat eval --json``."""
+        q = self.question
+        return {
+            "number": self.number,
+            "question": q.question,
+            "gold_files": list(q.gold_files),
+            "answer_contains": list(q.answer_contains),
+            "unanswerable": q.unanswerable,
+            "retrieved": list(self.retrieved),
+            "first_gold_rank": self.first_gold_rank,
+            "retrieval_relevant": self.relevant,
+            "retrieval_s": round(self.retrieval_s, 4),
+            "answers": {label: answer.to_dict() for label, answer in self.answers.items()},
+        }
+
+
+@dataclass
+class EvalRun:
+    """The result of a run: its rows and what it was run with."""
+
+    eval_set: str
+    k: int
+    models: tuple[str, ...]
+    model_names: dict[str, str]
+    rows: list[EvalRow] = field(default_factory=list)
+    started_at: str = ""
+    seconds: float = 0.0
+    notice: str | None = None
+    planned: int = 0
+    interrupted: bool = False
+
+    def retrieval(self) -> RetrievalSummary:
+        """Recall@k and MRR over the run's answerable questions with gold files."""
+        results = [
+            retrieval_result(r.question, r.retrieved, self.k)
+            for r in self.rows
+            if r.retrieval_scored
+        ]
+        return summarise_retrieval(results, self.k)
+
+    def model(self, label: str) -> ModelSummary:
+        """One model's figures over the run."""
+        pairs = [(r.question, r.answers[label]) for r in self.rows if label in r.answers]
+        return summarise_model(pairs, label, self.model_names.get(label, label))
+
+    def summary(self) -> dict[str, Any]:
+        """``summary`` of ``kbchat eval --json``."""
+        retrieval = self.retrieval()
+        seconds = [r.retrieval_s for r in self.rows]
+        p50, p95 = percentile(seconds, 50), percentile(seconds, 95)
+        return {
+            "eval_set": self.eval_set,
+            "started_at": self.started_at,
+            "seconds": round(self.seconds, 2),
+            "questions": len(self.rows),
+            "planned": self.planned,
+            "interrupted": self.interrupted,
+            "answerable": sum(not r.question.unanswerable for r in self.rows),
+            "unanswerable": sum(r.question.unanswerable for r in self.rows),
+            "models": list(self.models),
+            "notice": self.notice,
+            "retrieval": {
+                "k": retrieval.k,
+                "questions": retrieval.questions,
+                "hits": retrieval.hits,
+                "recall_at_k": round(retrieval.recall_at_k, 4),
+                "mrr": round(retrieval.mrr, 4),
+                "not_relevant": sum(not r.relevant for r in self.rows),
+                "seconds": {
+                    "p50": None if p50 is None else round(p50, 4),
+                    "p95": None if p95 is None else round(p95, 4),
+                },
+            },
+            "per_model": {label: self.model(label).to_dict() for label in self.models},
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole of ``kbchat eval --json``."""
+        return {"summary": self.summary(), "rows": [row.to_dict() for row in self.rows]}
+
+
+def _failure(err: BaseException, label: str) -> str:
+    if isinstance(err, KbchatError):
+        return str(err)
+    _LOG.exception("the %s model failed", label)
+    return f"The {label} model failed unexpectedly ({type(err).__name__})."
+
+
+class EvalRunner:
+    """Runs an evaluation set against the private model, the cloud model, or both.
+
+    Args:
+        settings: effective settings (the admin's run-time changes applied).
+        models: labels of the models to run, in order (``()`` for retrieval only).
+        k: passages retrieved per question (and given to the models); the recall cut-off.
+        session: recorded with every cloud call in the audit log.
+
+    Raises:
+        CloudNotAllowedError: the cloud model is asked for but not allowed or has no key.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        models: Sequence[str] = ("private",),
+        k: int | None = None,
+        session: str | None = None,
+    ) -> None:
+        from kbchat.assistant import private_answerer
+
+        self.k = k or settings.retrieval.top_k
+        retrieval = settings.retrieval.model_copy(update={"top_k": self.k})
+        self.settings = settings.model_copy(update={"retrieval": retrieval})
+        self.models = tuple(models)
+        self.session = session
+        if "cloud" in self.models:
+            from kbchat.policy.gate import CloudGate
+
+            unavailable = CloudGate(self.settings).availability()
+            if unavailable:
+                from kbchat.audit import audit_for
+
+                audit_for(self.settings).record(
+                    "gate_refused",
+                    outcome=f"refused: {unavailable}",
+                    session=session,
+                    model=self.settings.cloud.cloud_model,
+                )
+                raise CloudNotAllowedError(unavailable)
+        # Building loads nothing: the private model loads on its first answer.
+        self.private, resolved = private_answerer(self.settings)
+        self.notice = resolved.notice if resolved and "private" in self.models else None
+        self._cloud: Answerer | None = None
+        self.model_names = {"private": self.private.backend.model_name}
+        if "cloud" in self.models:
+            from kbchat.cloud import cloud_answerer
+
+            self._cloud = cloud_answerer(self.settings)
+            self.model_names["cloud"] = self._cloud.backend.model_name
+
+    def missing_gold_files(self, questions: Sequence[EvalQuestion]) -> list[str]:
+        """Gold files of the set that are not in the index (a typo, or a file not ingested).
+
+        Raises:
+            IndexEmptyError: nothing has been ingested.
+        """
+        from kbchat.knowledge import manifest_for
+
+        if self.private.index.count() == 0:
+            raise IndexEmptyError()
+        indexed = manifest_for(self.settings).entries()
+        gold = dict.fromkeys(g for q in questions for g in q.gold_files)
+        return [g for g in gold if g not in indexed]
+
+    def run(
+        self,
+        questions: Sequence[EvalQuestion],
+        *,
+        eval_set: str = "",
+        on_row: Callable[[EvalRow], None] | None = None,
+    ) -> EvalRun:
+        """Ask every question; ``on_row`` sees each finished row (for a progress display).
+
+        Ctrl-C (KeyboardInterrupt) stops the run after the questions already done: the run
+        comes back with ``interrupted`` set and the figures cover those questions.
+
+        Raises:
+            IndexEmptyError: nothing has been ingested.
+            KbchatError: the index or the embedding model cannot be used.
+        """
+        run = EvalRun(
+            eval_set=eval_set,
+            k=self.k,
+            models=self.models,
+            model_names={m: self.model_names[m] for m in self.models},
+            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            notice=self.notice,
+            planned=len(questions),
+        )
+        started = time.perf_counter()
+        try:
+            self._ask_all(questions, run, on_row)
+        except KeyboardInterrupt:
+            run.interrupted = True
+        run.seconds = time.perf_counter() - started
+        return run
+
+    def _ask_all(
+        self,
+        questions: Sequence[EvalQuestion],
+        run: EvalRun,
+        on_row: Callable[[EvalRow], None] | None,
+    ) -> None:
+        for number, question in enumerate(questions, start=1):
+            retrieval = self.private.retrieve(question.question)
+            sources = tuple(p.source for p in retrieval.passages)
+            row = EvalRow(
+                number=number,
+                question=question,
+                retrieved=sources,
+                first_gold_rank=first_gold_rank(sources[: self.k], question.gold_files),
+                relevant=retrieval.relevant,
+                retrieval_s=retrieval.seconds,
+            )
+            for label in self.models:
+                if label == "private":
+                    row.answers[label] = self._ask_private(question, retrieval)
+                else:
+                    row.answers[label] = self._ask_cloud(question, retrieval)
+            run.rows.append(row)
+            if on_row is not None:
+                on_row(row)
+
+    def _ask_private(self, question: EvalQuestion, retrieval: Retrieval) -> ModelAnswer:
+        name = self.model_names["private"]
+        try:
+            stream = self.private.stream(retrieval)
+        except Exception as err:  # noqa: BLE001 - recorded on the row, the run goes on
+            return failed_answer("private", name, _failure(err, "private"))
+        try:
+            answer = stream.consume()
+        except Exception as err:  # noqa: BLE001 - recorded on the row, the run goes on
+            answer = stream.answer
+            answer.error = _failure(err, "private")
+        return score_answer(question, answer)
+
+    def _ask_cloud(self, question: EvalQuestion, retrieval: Retrieval) -> ModelAnswer:
+        from kbchat.cloud import start_cloud_answer
+
+        name = self.model_names["cloud"]
+        try:
+            request = start_cloud_answer(
+                self.settings, retrieval, answerer=self._cloud, session=self.session
+            )
+        except CloudNotAllowedError as err:  # the gate's last check stopped the prompt
+            return not_asked_answer("cloud", name, str(err), withheld=0)
+        except Exception as err:  # noqa: BLE001 - recorded on the row, the run goes on
+            return failed_answer("cloud", name, _failure(err, "cloud"))
+        withheld = len(request.decision.withheld)
+        if request.stream is None:
+            reason = request.refused or "The cloud model was not asked."
+            return not_asked_answer("cloud", name, reason, withheld)
+        answer: Answer
+        try:
+            answer = request.stream.consume()
+        except Exception as err:  # noqa: BLE001 - recorded on the row, the run goes on
+            answer = request.stream.answer
+            answer.error = answer.error or _failure(err, "cloud")
+        return score_answer(question, answer, withheld=withheld)
