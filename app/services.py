@@ -9,6 +9,8 @@ shows as written.
 from __future__ import annotations
 
 import hashlib
+import logging
+import threading
 from dataclasses import dataclass
 
 import streamlit as st
@@ -17,6 +19,7 @@ from pydantic import SecretStr
 from kbchat.answering.service import Answer, Answerer
 from kbchat.assistant import private_answerer
 from kbchat.cloud import cloud_answerer as build_cloud_answerer
+from kbchat.errors import KbchatError
 from kbchat.knowledge import KnowledgeStats, stats
 from kbchat.ledger import Ledger, ledger_for
 from kbchat.llm.models import configured_model_name
@@ -25,6 +28,7 @@ from kbchat.policy.gate import CloudGate
 from kbchat.settings import Settings
 
 STATS_TTL_S = 15  # knowledge base figures in the sidebar are at most this old
+_LOG = logging.getLogger(__name__)
 
 
 def settings() -> Settings:
@@ -54,7 +58,23 @@ def _answerer_key(config: Settings) -> str:
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _cached_answerer(_config: Settings, key: str) -> Answerer:
     answerer, _resolved = private_answerer(_config)
+    if _config.local.local_preload:
+        threading.Thread(
+            target=_preload, args=(answerer,), name="kbchat-preload", daemon=True
+        ).start()
     return answerer
+
+
+def _preload(answerer: Answerer) -> None:
+    """Load the models and read the instructions while nobody waits (KBCHAT_LOCAL_PRELOAD).
+
+    A question asked meanwhile queues behind it, as behind any answer; a failure is logged
+    and shows again, as a message, on the first question.
+    """
+    try:
+        answerer.warm_up(model=True)
+    except KbchatError as err:
+        _LOG.warning("Preloading the private model failed: %s", err)
 
 
 def answerer(config: Settings | None = None) -> Answerer:

@@ -148,6 +148,11 @@ class LocalModelSettings(_Section):
         "while waiting, so taking every core of a busy machine slows answers down).",
     )
     local_n_gpu_layers: int = Field(0, description="Layers offloaded to a GPU (-1 all, 0 none).")
+    local_preload: bool = Field(
+        True,
+        description="Load the private model in the UI process when the UI starts (and read "
+        "its instructions once), so the first question does not wait for it.",
+    )
     private_base_url: str | None = Field(
         None,
         description="OpenAI-compatible server of the private model inside the company "

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from kbchat.answering.budget import fit_prompt
 from kbchat.answering.citations import Citation, map_citations
 from kbchat.answering.followup import FollowupStrategy, search_with_history
-from kbchat.answering.prompt import Passage
+from kbchat.answering.prompt import SYSTEM_PROMPT, Passage
 from kbchat.errors import IndexEmptyError, KbchatError
 from kbchat.llm.base import ChatBackend, ChatMessage, ChatStream, GenerationStats, OnWait
 from kbchat.quality import groundedness
@@ -91,6 +91,7 @@ class Answer:
             "ttft_s": _round(stats.ttft_s) if stats else None,
             "seconds": _round(stats.seconds) if stats else None,
             "tokens_in": stats.tokens_in if stats else 0,
+            "cached_tokens": stats.cached_tokens if stats else 0,
             "tokens_out": stats.tokens_out if stats else 0,
             "tokens_per_s": _round(stats.tokens_per_s) if stats else None,
             "queued_s": _round(stats.queued_s) if stats else None,
@@ -229,13 +230,23 @@ class Answerer:
         passages = [Passage(n, hit) for n, hit in enumerate(hits, start=1)]
         return Retrieval(question, passages, relevant, time.perf_counter() - started)
 
-    def warm_up(self) -> None:
-        """Load the embedding model and open the index now, not on the first question."""
+    def warm_up(self, *, model: bool = False) -> None:
+        """Load the embedding model and open the index now, not on the first question.
+
+        Args:
+            model: Also load the chat model and read the instructions every prompt begins
+                with, so the first answer pays for neither (an in-process model only).
+
+        Raises:
+            KbchatError: the index, the embedding model or the chat model cannot be used.
+        """
         try:
             self.index.embedder.embed_query("warm up")
             self.index.count()
         except (ChromaStoreError, EmbedderError) as err:
             raise KbchatError(str(err)) from err
+        if model:
+            self.backend.warm_up(SYSTEM_PROMPT)
 
     def stream(
         self,

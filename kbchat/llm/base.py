@@ -41,6 +41,10 @@ class GenerationStats:
         seconds: Time from the start of serving to the last token.
         queued_s: Time spent waiting before serving started.
         tokens_estimated: True when the token counts are estimates (the server sent none).
+        cached_tokens: Tokens of the prompt that were not evaluated for this answer because
+            the model held them already (the constant start of the prompt, kept between
+            questions); ``tokens_in - cached_tokens`` were evaluated. 0 for a model behind a
+            server (the server does not say).
     """
 
     model: str
@@ -50,6 +54,7 @@ class GenerationStats:
     seconds: float
     queued_s: float
     tokens_estimated: bool = False
+    cached_tokens: int = 0
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -172,6 +177,10 @@ class ChatBackend(Protocol):
 
     context_window: int
     """Tokens the model takes in (prompt and answer together)."""
+
+    def warm_up(self, system_prompt: str | None = None) -> None:
+        """Get ready now rather than on the first question: load, read ``system_prompt``."""
+        ...
 
     def count_tokens(self, text: str) -> int:
         """Tokens of a plain text, without any chat template."""

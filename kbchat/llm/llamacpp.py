@@ -7,6 +7,10 @@ served; a stream holds the lock until it is exhausted or closed.
 
 Token counting does not queue behind a running answer: it uses a second, vocabulary-only
 instance of the same file (tokenizer and chat template, no weights), with its own lock.
+
+The constant start of the prompts (chat template and system prompt) is evaluated once per
+chat format and system prompt and kept (`kbchat.llm.prefix_cache`), so a question's time to
+first token pays only for its own tokens, also after another prompt used the shared model.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from kbchat.errors import ModelError
 from kbchat.llm.base import ChatMessage, ChatStream, GenerationStats, OnWait
 from kbchat.llm.gguf import check_gguf, describe_load_failure
 from kbchat.llm.locking import FairLock
+from kbchat.llm.prefix_cache import PrefixCache, PrefixKey, constant_prefix, prefix_key, probe_chats
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -102,6 +107,8 @@ class SharedModel:
         self._vocab_lock = threading.Lock()
         self._llama: Llama | None = None
         self._vocab: Llama | None = None
+        self.prefixes = PrefixCache()  # used only while holding ``lock``
+        self._prefix_tokens: dict[PrefixKey, list[int]] = {}  # guarded by ``_vocab_lock``
 
     @property
     def loaded(self) -> bool:
@@ -146,12 +153,34 @@ class SharedModel:
                 ) from exc
             raise ModelError(f"Chat format '{chat_format}' did not produce a prompt.")
 
+    def constant_prefix(self, key: PrefixKey) -> list[int]:
+        """The tokens every prompt with this chat format and system prompt begins with.
+
+        Found by formatting two chats that differ only in their user message and taking
+        their common tokens, so it holds for any chat template (remembered per key).
+        """
+        with self._vocab_lock:
+            known = self._prefix_tokens.get(key)
+        if known is not None:
+            return known
+        chat_format, system_prompt = key
+        first, second = probe_chats(system_prompt)
+        prefix = constant_prefix(
+            self.prompt_tokens(first, chat_format), self.prompt_tokens(second, chat_format)
+        )
+        with self._vocab_lock:
+            if len(self._prefix_tokens) >= _MAX_PREFIX_KEYS:
+                self._prefix_tokens.clear()
+            self._prefix_tokens[key] = prefix
+        return prefix
+
     def _vocab_model(self) -> Llama:
         if self._vocab is None:
             self._vocab = _load(self.key, vocab_only=True)
         return self._vocab
 
 
+_MAX_PREFIX_KEYS = 64  # remembered prefix token lists (a few hundred ints each)
 _REGISTRY: dict[ModelKey, SharedModel] = {}
 _REGISTRY_LOCK = threading.Lock()
 
@@ -190,6 +219,7 @@ class LlamaCppBackend:
         n_threads: int | None,
         n_gpu_layers: int,
         display_name: str,
+        prefix_cache: bool = True,
     ) -> None:
         """Describe the model; it is loaded on first use.
 
@@ -201,9 +231,13 @@ class LlamaCppBackend:
             n_threads: CPU threads; None means all cores.
             n_gpu_layers: Layers offloaded to a GPU (-1 all, 0 none).
             display_name: What the UI shows as the answering model.
+            prefix_cache: Keep the constant start of prompts (template and system prompt)
+                evaluated and restore it when the shared model has moved on; False leaves
+                only llama-cpp-python's own reuse of the last prompt (for comparisons).
         """
         self.model_path = model_path
         self.chat_format = chat_format
+        self.prefix_cache = prefix_cache
         self.model_name = display_name
         self.context_window = n_ctx
         self._model = shared_model(
@@ -215,13 +249,31 @@ class LlamaCppBackend:
         """The shared model (weights and lock) this backend uses."""
         return self._model
 
-    def warm_up(self) -> None:
-        """Load the model now instead of on the first question."""
-        self._model.lock.acquire()
+    def warm_up(self, system_prompt: str | None = None) -> None:
+        """Load the model now instead of on the first question.
+
+        Args:
+            system_prompt: The system prompt questions will come with: the start of the
+                prompt it makes (template included) is evaluated and kept now, so even the
+                first question evaluates only its own tokens.
+
+        Raises:
+            ModelError: When the model cannot be loaded or evaluate the prefix.
+        """
+        key = (self.chat_format, system_prompt)
+        prefix = self._model.constant_prefix(key) if system_prompt and self.prefix_cache else []
+        model = self._model
+        model.lock.acquire()
         try:
-            self._model.llama()
+            llama = model.llama()
+            if prefix:
+                try:
+                    model.prefixes.prime(llama, key, prefix)
+                except Exception as exc:  # llama.cpp raises bare RuntimeError
+                    llama.reset()
+                    raise ModelError(f"{self.model_name} failed to read the prompt: {exc}") from exc
         finally:
-            self._model.lock.release()
+            model.lock.release()
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` by the model's tokenizer, without BOS or template."""
@@ -254,7 +306,8 @@ class LlamaCppBackend:
             ModelError: When the model cannot be loaded or the prompt does not fit.
         """
         payload = _as_dicts(messages)
-        tokens_in = len(self._model.prompt_tokens(payload, self.chat_format))
+        prompt = self._model.prompt_tokens(payload, self.chat_format)
+        tokens_in = len(prompt)
         if tokens_in >= self.context_window:
             raise ModelError(
                 f"The prompt takes {tokens_in} tokens, but {self.model_name} reads at most "
@@ -262,8 +315,15 @@ class LlamaCppBackend:
                 "KBCHAT_LOCAL_N_CTX."
             )
 
+        plan: _PrefixPlan | None = None
+        if self.prefix_cache:
+            key = prefix_key(self.chat_format, payload)
+            plan = _PrefixPlan(prompt, key, self._model.constant_prefix(key))
+
         def body(stream: ChatStream) -> Iterator[str]:
-            return self._generate(stream, payload, tokens_in, max_tokens, temperature, on_wait)
+            return self._generate(
+                stream, payload, plan, tokens_in, max_tokens, temperature, on_wait
+            )
 
         return ChatStream(body)
 
@@ -271,6 +331,7 @@ class LlamaCppBackend:
         self,
         stream: ChatStream,
         payload: list[dict[str, str]],
+        plan: _PrefixPlan | None,
         tokens_in: int,
         max_tokens: int,
         temperature: float,
@@ -282,11 +343,14 @@ class LlamaCppBackend:
         ttft: float | None = None
         finish: str | None = None
         tokens_out = 0
+        cached = 0
         try:
             llama = model.llama()
             start = time.perf_counter()  # a first load is not answering time
             llama.chat_format = self.chat_format  # the model may be shared across formats
             try:
+                if plan is not None:
+                    cached = model.prefixes.prepare(llama, plan.prompt, plan.key, plan.prefix)
                 chunks: Any = llama.create_chat_completion(
                     messages=payload,  # type: ignore[arg-type]
                     max_tokens=max_tokens,
@@ -294,6 +358,8 @@ class LlamaCppBackend:
                     stream=True,
                 )
             except Exception as exc:  # llama.cpp raises bare ValueError/RuntimeError
+                llama.reset()  # what the model holds is unknown now
+                cached = 0
                 raise ModelError(f"{self.model_name} failed to start answering: {exc}") from exc
             try:
                 for chunk in _checked(chunks, self.model_name):
@@ -318,9 +384,19 @@ class LlamaCppBackend:
                     ttft_s=ttft,
                     seconds=time.perf_counter() - start,
                     queued_s=queued_s,
+                    cached_tokens=cached,
                 )
             )
             model.lock.release()
+
+
+@dataclass(frozen=True)
+class _PrefixPlan:
+    """A prompt's tokens and the constant prefix it is expected to start with."""
+
+    prompt: list[int]
+    key: PrefixKey
+    prefix: list[int]
 
 
 def _checked(chunks: Iterator[Any], model_name: str) -> Iterator[Any]:

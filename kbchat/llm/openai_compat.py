@@ -104,6 +104,9 @@ class OpenAICompatBackend:
         """The endpoint, as error messages name it."""
         return f"the model server at {self.base_url}" if self.base_url else "the OpenAI API"
 
+    def warm_up(self, system_prompt: str | None = None) -> None:
+        """Nothing to do: the server holds the model (a request would only spend tokens)."""
+
     def count_tokens(self, text: str) -> int:
         """Estimated tokens of ``text`` (see the module docstring)."""
         return estimate_tokens(text)

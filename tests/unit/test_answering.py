@@ -38,6 +38,9 @@ class WordCountBackend:
         self.reply = reply
         self.calls: list[list[ChatMessage]] = []
 
+    def warm_up(self, system_prompt: str | None = None) -> None:
+        self.warmed_with = system_prompt
+
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
