@@ -50,8 +50,10 @@ test: $(VENV)/.installed-dev $(CHROMIUM)
 	$(BIN)/mypy kbchat ingest vectorstore
 	$(BIN)/pytest
 
+# Every benchmarks/[!_]*.py, then one table of headline figures (BENCH_ARGS=--readme also
+# writes it into README.md; BENCH_ARGS="--only ui_memory" runs a subset).
 bench: $(VENV)/.installed-dev
-	@for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	$(BIN)/python benchmarks/_suite.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) vectorstore/data

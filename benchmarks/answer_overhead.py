@@ -25,6 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._report import report  # noqa: E402
 from kbchat.answering.budget import fit_prompt  # noqa: E402
 from kbchat.answering.service import Answerer  # noqa: E402
 from kbchat.knowledge import index_for, run_ingest  # noqa: E402
@@ -139,6 +140,25 @@ def main() -> None:
     )
     print(f"{'retrieval (separate)':<22}{med(retrieval) * 1000:>13.1f} ms (median)")
     print(f"({len(raw_ttft)} questions; medians; targets: ratios within 5%)")
+    model = f"{resolved.name}, {threads} thread{'s' if threads > 1 else ''}"
+    report(
+        "answering",
+        "time to first token, kbchat / raw llama.cpp",
+        f"{med(app_ttft) / med(raw_ttft):.3f}",
+        f"target within 5%; raw {med(raw_ttft):.3f} s, kbchat {med(app_ttft):.3f} s; {model}",
+    )
+    report(
+        "answering",
+        "decode tokens/s, kbchat / raw llama.cpp",
+        f"{med(app_rate) / med(raw_rate):.3f}",
+        f"target within 5%; raw {med(raw_rate):.1f}, kbchat {med(app_rate):.1f} tokens/s",
+    )
+    report(
+        "answering",
+        "retrieval before the answer",
+        f"{med(retrieval) * 1000:.1f} ms",
+        f"median of {len(retrieval)}, not part of the ratios",
+    )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._report import report  # noqa: E402
 from benchmarks.ingest_and_search import QUERIES, corpus_chunks, pct  # noqa: E402
 from ingest.chunking import ChunkingOptions  # noqa: E402
 from kbchat.evaluation import load_eval_set, score_retrieval  # noqa: E402
@@ -115,6 +116,20 @@ def main() -> None:
             f"p95 {pct(lat, 0.95):6.1f} ms  add 100 {add * 1000:8.1f} ms"
         )
     print("\n".join(rows))
+    report(
+        "retrieval",
+        "keyword search alone (SQLite FTS5, chosen): recall@5",
+        f"{fts_quality.recall_at_k:.3f}",
+        f"MRR {fts_quality.mrr:.3f}; bm25s recall@5 {bm_quality.recall_at_k:.3f}, "
+        f"MRR {bm_quality.mrr:.3f}",
+    )
+    report(
+        "search",
+        f"keyword search (FTS5) @ {args.size // 1000}k chunks",
+        f"p50 {pct(fts_lat, 0.5):.1f} ms, p95 {pct(fts_lat, 0.95):.1f} ms",
+        f"add 100 chunks {fts_add * 1000:.1f} ms; bm25s p50 {pct(bm_lat, 0.5):.1f} ms, "
+        f"add 100 {bm_add * 1000:,.0f} ms (full re-index)",
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._report import report  # noqa: E402
 from kbchat.assistant import private_answerer  # noqa: E402
 from kbchat.audit import AuditLog  # noqa: E402
 from kbchat.cloud import cloud_answerer  # noqa: E402
@@ -86,6 +87,19 @@ def main() -> None:
     ratio_sum = med(w / t for w, t in zip(walls, total, strict=True))
     print(f"wall / slower  {ratio_slower:6.2f}   (about 1: the answers run at the same time)")
     print(f"wall / sum     {ratio_sum:6.2f}   (1 would mean one after the other)")
+    report(
+        "compare",
+        "compare wall time / slower answer",
+        f"{ratio_slower:.2f}",
+        f"target about 1; medians: private {med(alone_private):.2f} s, cloud stand-in "
+        f"{med(alone_cloud):.2f} s, compare {med(walls):.2f} s",
+    )
+    report(
+        "compare",
+        "compare wall time / sum of both answers",
+        f"{ratio_sum:.2f}",
+        "1 would mean one after the other",
+    )
 
 
 if __name__ == "__main__":
