@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,13 +24,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._local_model import sample_corpus_model  # noqa: E402
 from benchmarks._report import report  # noqa: E402
 from kbchat.answering.budget import fit_prompt  # noqa: E402
 from kbchat.answering.service import Answerer  # noqa: E402
-from kbchat.knowledge import index_for, run_ingest  # noqa: E402
-from kbchat.llm.llamacpp import LlamaCppBackend, _generated_tokens, default_threads  # noqa: E402
-from kbchat.llm.models import resolve_local_model  # noqa: E402
-from kbchat.settings import PathSettings, Settings  # noqa: E402
+from kbchat.knowledge import index_for  # noqa: E402
+from kbchat.llm.llamacpp import _generated_tokens  # noqa: E402
 
 QUESTIONS = [
     "How many days of annual leave do I get?",
@@ -71,35 +69,18 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    import llama_cpp
-
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            paths=PathSettings(corpus_dir=ROOT / "docs_corpus", index_dir=Path(tmp))
+    with sample_corpus_model() as local:
+        settings, resolved, threads, n_ctx = (
+            local.settings,
+            local.resolved,
+            local.threads,
+            local.n_ctx,
         )
-        run_ingest(settings)
-        resolved = resolve_local_model(settings.local)
-        threads = settings.local.local_n_threads or default_threads()
-        n_ctx = settings.local.local_n_ctx
-        backend = LlamaCppBackend(
-            resolved.path,
-            chat_format=resolved.chat_format,
-            n_ctx=n_ctx,
-            n_threads=threads,
-            n_gpu_layers=0,
-            display_name=resolved.name,
-        )
+        backend = local.backend()
         answerer = Answerer(
             index_for(settings), backend, max_answer_tokens=args.max_tokens, temperature=0.0
         )
-        raw = llama_cpp.Llama(
-            model_path=str(resolved.path),
-            n_ctx=n_ctx,
-            n_threads=threads,
-            n_threads_batch=threads,
-            chat_format=resolved.chat_format,
-            verbose=False,
-        )
+        raw = local.raw()
         app_ttft, app_rate, raw_ttft, raw_rate, retrieval = [], [], [], [], []
         for _round in range(args.rounds):
             for question in QUESTIONS:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,15 +38,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._local_model import sample_corpus_model  # noqa: E402
 from benchmarks._report import report  # noqa: E402
 from kbchat.answering.budget import fit_prompt  # noqa: E402
 from kbchat.answering.prompt import SYSTEM_PROMPT  # noqa: E402
 from kbchat.answering.service import Answerer  # noqa: E402
-from kbchat.knowledge import index_for, run_ingest  # noqa: E402
+from kbchat.knowledge import index_for  # noqa: E402
 from kbchat.llm.base import ChatMessage  # noqa: E402
-from kbchat.llm.llamacpp import LlamaCppBackend, default_threads  # noqa: E402
-from kbchat.llm.models import resolve_local_model  # noqa: E402
-from kbchat.settings import PathSettings, Settings  # noqa: E402
+from kbchat.llm.llamacpp import LlamaCppBackend  # noqa: E402
+from kbchat.settings import Settings  # noqa: E402
 
 QUESTIONS = [
     "How many days of annual leave do I get?",
@@ -196,38 +195,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=16)
     args = parser.parse_args()
-    import llama_cpp
-
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            paths=PathSettings(corpus_dir=ROOT / "docs_corpus", index_dir=Path(tmp))
+    with sample_corpus_model() as local:
+        settings, resolved, threads, n_ctx = (
+            local.settings,
+            local.resolved,
+            local.threads,
+            local.n_ctx,
         )
-        run_ingest(settings)
-        resolved = resolve_local_model(settings.local)
-        threads = settings.local.local_n_threads or default_threads()
-        n_ctx = settings.local.local_n_ctx
-        cached = LlamaCppBackend(
-            resolved.path,
-            chat_format=resolved.chat_format,
-            n_ctx=n_ctx,
-            n_threads=threads,
-            n_gpu_layers=0,
-            display_name=resolved.name,
-        )
+        cached = local.backend()
         prompts = build_prompts(settings, cached, args.max_tokens)
 
-    def raw() -> Any:  # loaded as kbchat loads it (kbchat.llm.llamacpp._load)
-        return llama_cpp.Llama(
-            model_path=str(resolved.path),
-            n_ctx=n_ctx,
-            n_threads=threads,
-            n_threads_batch=threads,
-            n_gpu_layers=0,
-            chat_format=resolved.chat_format,
-            verbose=False,
-        )
-
-    cold, before = raw(), raw()
+    cold, before = local.raw(), local.raw()
     prefix = cached.shared.constant_prefix((resolved.chat_format, SYSTEM_PROMPT))
     runs: dict[str, list[Run]] = {way: [] for way in WAYS}
     for round_ in range(args.rounds):

@@ -9,9 +9,6 @@ up to the summary, not the quality of the answers.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +20,7 @@ from kbchat.evaluation import load_eval_set
 from kbchat.llm.models import packaged_model
 from kbchat.settings import Settings
 from tests.conftest import EVAL_SET
+from tests.fixtures.cli import kbchat
 from tests.fixtures.llm_server import SERVER_MODEL, start_llama_server
 from tests.fixtures.ports import free_port
 
@@ -44,16 +42,6 @@ ROW_FIELDS = {
     "number", "question", "gold_files", "answer_contains", "unanswerable", "retrieved",
     "first_gold_rank", "retrieval_relevant", "retrieval_s", "answers",
 }  # fmt: skip
-
-
-def kbchat(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kbchat", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 def sample_env(settings: Settings, **extra: str) -> dict[str, str]:

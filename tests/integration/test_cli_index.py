@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.chroma_server import start_chroma_server
+from tests.fixtures.cli import kbchat
 
 pytestmark = pytest.mark.integration
-
-
-def kbchat(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kbchat", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def test_ingest_search_stats_json_contract(tmp_path: Path, small_corpus: Path) -> None:

@@ -8,9 +8,6 @@ other than the one that built the index fails with a message that says how to fi
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +20,9 @@ from kbchat.errors import KbchatError
 from kbchat.evaluation import load_eval_set
 from kbchat.knowledge import embedder_for, index_for, manifest_for, run_ingest, search, stats
 from kbchat.settings import Settings
-from tests.conftest import EVAL_SET, ROOT, make_settings
+from tests.conftest import EVAL_SET, make_settings
+from tests.fixtures.cli import kbchat
+from tests.fixtures.crash import Crash, crash_on_call
 from tests.fixtures.snapshots import assert_same_index, snapshot
 from vectorstore import (
     Embedder,
@@ -119,43 +118,28 @@ def test_a_full_rebuild_after_a_switch_says_so_too(
     assert run_ingest(make_settings(tmp_path, small_corpus), full=True).notes == []
 
 
-def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kbchat", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 def test_kbchat_ingest_says_it_reembeds_and_search_says_how_to_fix(
     tmp_path: Path, small_corpus: Path, onnx_int8: OnnxEmbedder
 ) -> None:
     env = {"KBCHAT_CORPUS_DIR": str(small_corpus), "KBCHAT_INDEX_DIR": str(tmp_path / "idx")}
     torch_env = {**env, "KBCHAT_EMBEDDING_BACKEND": "torch"}
-    built = _cli(["ingest", "--json"], torch_env)
+    built = kbchat(["ingest", "--json"], torch_env)
     assert built.returncode == 0, built.stderr
     report = json.loads(built.stdout)
     assert report["notes"] == [] and report["chunks_total"] > 0
 
-    switched = _cli(["ingest"], env)  # the default backend, incrementally: `make run`
+    switched = kbchat(["ingest"], env)  # the default backend, incrementally: `make run`
     assert switched.returncode == 0, switched.stderr
     assert f"Note: {_note(report['chunks_total'])}." in switched.stdout
 
-    refused = _cli(["search", "annual leave"], torch_env)
+    refused = kbchat(["search", "annual leave"], torch_env)
     assert refused.returncode != 0
     assert "kbchat ingest --full" in refused.stderr
     assert "KBCHAT_EMBEDDING_BACKEND=onnx-int8" in refused.stderr
     assert "Traceback" not in refused.stderr
-    found = _cli(["search", "annual leave", "--json"], env)
+    found = kbchat(["search", "annual leave", "--json"], env)
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout)["passages"][0]["source"] == "hr/leave.md"
-
-
-class Crash(BaseException):
-    """Stands in for the process dying (not an Exception, so nothing catches it)."""
 
 
 def _job(root: Path, corpus: Path, embedder: Embedder) -> tuple[IngestJob, KnowledgeIndex]:
@@ -193,16 +177,7 @@ def test_killed_switch_converges_to_a_clean_onnx_index(
     chunks = job.run().chunks_total
     job, index = _job(tmp_path / "kb", small_corpus, onnx_int8)
     owner = {"manifest": job.manifest, "chroma": index.chroma, "keyword": index.keyword}[target]
-    real = getattr(owner, method)
-    calls = {"n": 0}
-
-    def dying(*args: object, **kwargs: object) -> object:
-        calls["n"] += 1
-        if calls["n"] == nth:
-            raise Crash(f"killed before {target}.{method} call {nth}")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(owner, method, dying)
+    crash_on_call(monkeypatch, owner, method, nth)
     with pytest.raises(Crash):
         job.run()
     assert job.report.notes == [_note(chunks)]

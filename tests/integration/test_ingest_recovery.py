@@ -13,15 +13,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CORPUS
+from tests.fixtures.crash import Crash, crash_on_call
 from tests.fixtures.snapshots import assert_same_index
 from tests.integration.test_ingest_sync import Kb, clean_build
 from vectorstore import SentenceTransformerEmbedder
 
 pytestmark = pytest.mark.integration
-
-
-class Crash(BaseException):
-    """Stands in for the process dying (not an Exception, so nothing catches it)."""
 
 
 def _edit_corpus(corpus: Path) -> None:
@@ -71,19 +68,10 @@ def test_crash_at_any_write_converges_on_rerun(
         "chroma": kb.index.chroma,
         "keyword": kb.index.keyword,
     }[target]
-    real = getattr(owner, method)
-    calls = {"n": 0}
-
-    def dying(*args: object, **kwargs: object) -> object:
-        calls["n"] += 1
-        if calls["n"] == nth:
-            raise Crash(f"killed before {target}.{method} call {nth}")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(owner, method, dying)
+    crash_on_call(monkeypatch, owner, method, nth)
     with pytest.raises(Crash):
         kb.ingest()
-    monkeypatch.setattr(owner, method, real)
+    monkeypatch.undo()  # the real method again
     # A new process: new objects over the same folder.
     restarted = Kb(tmp_path / "kb", small_corpus, embedder)
     restarted.ingest()
