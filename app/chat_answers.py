@@ -18,14 +18,18 @@ from app import conversation, services
 from app.conversation import ChatTurn
 from app.gate_view import render_gate
 from app.render import label_markdown, sanitised_stream
-from app.side_by_side import new_comparison, stream_both, stream_private
+from app.side_by_side import (
+    WAIT_ICON,
+    new_comparison,
+    stream_both,
+    stream_private,
+    waiting_notice,
+)
 from kbchat.answering.service import Answer, AnswerStream, Retrieval, Turn
 from kbchat.cloud import start_cloud_answer
 from kbchat.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-WAIT_ICON = ":material/hourglass_top:"
 
 
 def until_first_text(stream: AnswerStream, status: DeltaGenerator) -> Generator[str, None, None]:
@@ -77,7 +81,7 @@ def answer_private(
         status.caption(label_markdown(f"{answerer.backend.model_name} is reading the passages…"))
 
     def on_wait(ahead: int) -> None:
-        status.info(f"Waiting for the model: {ahead} question(s) ahead.", icon=WAIT_ICON)
+        status.info(waiting_notice(ahead), icon=WAIT_ICON)
 
     stream = answerer.stream(retrieval, earlier, on_wait=on_wait)
     turn.answer = _write(stream, status)

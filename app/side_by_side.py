@@ -33,6 +33,13 @@ logger = logging.getLogger(__name__)
 
 REDRAW_S = 0.1  # at most this often a column's text is sent to the browser while streaming
 WAIT_ICON = ":material/hourglass_top:"
+
+
+def waiting_notice(ahead: int | str) -> str:
+    """What a question queued for the model shows (the model may also be loading)."""
+    return f"Waiting for the model: {ahead} request(s) ahead (questions, or the model loading)."
+
+
 INTERRUPTED = "The answers were interrupted before they were complete."
 NO_ANSWER = "No answer."
 
@@ -107,9 +114,7 @@ class _Column:
     def apply(self, event: CompareEvent) -> None:
         """Show one event of this side: waiting, text, or the end (done, error, refused)."""
         if event.kind == "waiting":
-            self.status.info(
-                f"Waiting for the model: {event.text} question(s) ahead.", icon=WAIT_ICON
-            )
+            self.status.info(waiting_notice(event.text), icon=WAIT_ICON)
         elif event.kind == "delta":
             if not self._text:
                 self.status.empty()

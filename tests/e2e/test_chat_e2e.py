@@ -83,7 +83,8 @@ def test_question_streams_an_answer_with_numbered_sources(
     while TIMING not in assistant.inner_text():
         assert time.monotonic() < deadline, "the answer did not finish in time"
         text = _answer_text(assistant)
-        if text.strip():
+        # The model may still be loading (the UI preloads it): that notice is not answer text.
+        if text.strip() and not text.startswith("Waiting for the model"):
             streamed.append(text)
         time.sleep(0.15)
     final = _answer_text(assistant)
@@ -138,9 +139,9 @@ def test_a_second_question_waits_for_the_model_and_is_told_so(
         expect(first.get_by_test_id("stChatMessage")).to_have_count(2)
         expect(first.get_by_text("is reading the passages")).to_be_visible()
         _send(second, "How do I connect to the VPN?")
-        expect(
-            second.get_by_text(re.compile(r"Waiting for the model: \d+ question"))
-        ).to_be_visible(timeout=MODEL_WAIT_MS)
+        expect(second.get_by_text(re.compile(r"Waiting for the model: \d+ request"))).to_be_visible(
+            timeout=MODEL_WAIT_MS
+        )
         for page in pages:
             expect(page.get_by_text(TIMING)).to_be_visible(timeout=MODEL_WAIT_MS)
         expect(second.get_by_text("Waiting for the model")).to_have_count(0)
