@@ -7,13 +7,13 @@ what happened, and the API key is not among the fields.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from kbchat.instances import PerProcess
 from kbchat.settings import Settings
 from vectorstore.sqlite_db import SqliteDatabase
 
@@ -172,14 +172,10 @@ class AuditLog:
         ]
 
 
-_logs: dict[Path, AuditLog] = {}
-_logs_lock = threading.Lock()
+_logs: PerProcess[Path, AuditLog] = PerProcess()
 
 
 def audit_for(settings: Settings) -> AuditLog:
     """The audit log of the configured index folder (one per process)."""
     path = settings.paths.index_dir.resolve() / "audit.sqlite3"
-    with _logs_lock:
-        if path not in _logs:
-            _logs[path] = AuditLog(path)
-        return _logs[path]
+    return _logs.get(path, lambda: AuditLog(path))

@@ -6,7 +6,6 @@ values. Heavy objects (embedder, index) are built once per process and shared.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from ingest.lock import IngestLockedError, ingest_running
 from ingest.manifest import Manifest
 from ingest.sync import IngestError, IngestJob, IngestOptions, IngestReport, ProgressCallback
 from kbchat.errors import ConfigError, IndexEmptyError, KbchatError
+from kbchat.instances import PerProcess
 from kbchat.settings import Settings
 from vectorstore import (
     ChromaStoreError,
@@ -29,10 +29,9 @@ from vectorstore import (
 )
 from vectorstore.records import Filters
 
-_lock = threading.Lock()
-_embedders: dict[tuple[object, ...], Embedder] = {}
-_indexes: dict[tuple[object, ...], KnowledgeIndex] = {}
-_manifests: dict[Path, Manifest] = {}
+_embedders: PerProcess[tuple[object, ...], Embedder] = PerProcess()
+_indexes: PerProcess[tuple[object, ...], KnowledgeIndex] = PerProcess()
+_manifests: PerProcess[Path, Manifest] = PerProcess()
 
 
 def _embedder_key(settings: Settings) -> tuple[object, ...]:
@@ -53,22 +52,21 @@ def embedder_for(settings: Settings) -> Embedder:
     """The configured embedding model on the configured backend (one per process and
     configuration); nothing is loaded, or exported, before its first use."""
     config = settings.index
-    key = _embedder_key(settings)
-    with _lock:
-        if key not in _embedders:
-            if config.embedding_backend == "torch":
-                _embedders[key] = SentenceTransformerEmbedder(
-                    config.embedding_model, batch_size=config.embedding_batch_size
-                )
-            else:
-                _embedders[key] = OnnxEmbedder(
-                    config.embedding_model,
-                    cache_dir=config.embedding_cache_dir.resolve(),
-                    quantize=config.embedding_backend == "onnx-int8",
-                    batch_size=config.embedding_batch_size,
-                    threads=config.embedding_threads,
-                )
-        return _embedders[key]
+
+    def build() -> Embedder:
+        if config.embedding_backend == "torch":
+            return SentenceTransformerEmbedder(
+                config.embedding_model, batch_size=config.embedding_batch_size
+            )
+        return OnnxEmbedder(
+            config.embedding_model,
+            cache_dir=config.embedding_cache_dir.resolve(),
+            quantize=config.embedding_backend == "onnx-int8",
+            batch_size=config.embedding_batch_size,
+            threads=config.embedding_threads,
+        )
+
+    return _embedders.get(_embedder_key(settings), build)
 
 
 def index_for(settings: Settings) -> KnowledgeIndex:
@@ -83,28 +81,24 @@ def index_for(settings: Settings) -> KnowledgeIndex:
         settings.retrieval.candidates,
         settings.retrieval.rrf_k,
     )
-    embedder = embedder_for(settings)
-    with _lock:
-        if key not in _indexes:
-            _indexes[key] = KnowledgeIndex(
-                index_dir,
-                embedder,
-                collection=settings.index.collection,
-                chroma_host=settings.index.chroma_host,
-                chroma_port=settings.index.chroma_port,
-                candidates=settings.retrieval.candidates,
-                rrf_k=settings.retrieval.rrf_k,
-            )
-        return _indexes[key]
+    return _indexes.get(
+        key,
+        lambda: KnowledgeIndex(
+            index_dir,
+            embedder_for(settings),
+            collection=settings.index.collection,
+            chroma_host=settings.index.chroma_host,
+            chroma_port=settings.index.chroma_port,
+            candidates=settings.retrieval.candidates,
+            rrf_k=settings.retrieval.rrf_k,
+        ),
+    )
 
 
 def manifest_for(settings: Settings) -> Manifest:
     """The manifest of the configured index."""
     path = settings.paths.index_dir.resolve() / "manifest.sqlite3"
-    with _lock:
-        if path not in _manifests:
-            _manifests[path] = Manifest(path)
-        return _manifests[path]
+    return _manifests.get(path, lambda: Manifest(path))
 
 
 def ingest_options(

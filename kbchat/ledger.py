@@ -7,7 +7,6 @@ are stored against the answer they rate.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from typing import Any
 from kbchat.answering.prompt import Passage
 from kbchat.answering.service import Answer
 from kbchat.compare import Comparison
+from kbchat.instances import PerProcess
 from kbchat.settings import Settings
 from vectorstore.sqlite_db import SqliteDatabase
 
@@ -260,14 +260,10 @@ class Ledger:
         return [dict(row) for row in rows]
 
 
-_ledgers: dict[Path, Ledger] = {}
-_ledgers_lock = threading.Lock()
+_ledgers: PerProcess[Path, Ledger] = PerProcess()
 
 
 def ledger_for(settings: Settings) -> Ledger:
     """The ledger of the configured index folder (one per process)."""
     path = settings.paths.index_dir.resolve() / "ledger.sqlite3"
-    with _ledgers_lock:
-        if path not in _ledgers:
-            _ledgers[path] = Ledger(path)
-        return _ledgers[path]
+    return _ledgers.get(path, lambda: Ledger(path))

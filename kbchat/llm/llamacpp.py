@@ -27,6 +27,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from kbchat.errors import ModelError
+from kbchat.instances import PerProcess
 from kbchat.llm.base import ChatMessage, ChatStream, GenerationStats, OnWait
 from kbchat.llm.gguf import check_gguf, describe_load_failure
 from kbchat.llm.locking import FairLock
@@ -181,8 +182,7 @@ class SharedModel:
 
 
 _MAX_PREFIX_KEYS = 64  # remembered prefix token lists (a few hundred ints each)
-_REGISTRY: dict[ModelKey, SharedModel] = {}
-_REGISTRY_LOCK = threading.Lock()
+_MODELS: PerProcess[ModelKey, SharedModel] = PerProcess()
 
 
 def shared_model(
@@ -200,11 +200,7 @@ def shared_model(
         The shared model; backends with the same key share its weights and its lock.
     """
     key = ModelKey(path.expanduser().resolve(), n_ctx, n_threads, n_gpu_layers)
-    with _REGISTRY_LOCK:
-        model = _REGISTRY.get(key)
-        if model is None:
-            model = _REGISTRY[key] = SharedModel(key)
-        return model
+    return _MODELS.get(key, lambda: SharedModel(key))
 
 
 class LlamaCppBackend:
