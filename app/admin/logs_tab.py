@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import streamlit as st
 
@@ -36,17 +37,7 @@ def render_audit(config: Settings) -> None:
         text=text.strip() or None,
         limit=LIMIT,
     )
-    st.caption(f"{len(rows)} row(s), newest first (at most {LIMIT}).")
-    st.dataframe(rows, hide_index=True, width="stretch", key="audit-table")
-    st.download_button(
-        "Download CSV",
-        data=to_csv(rows),
-        file_name="kbchat-audit.csv",
-        mime="text/csv",
-        key="audit-csv",
-        on_click="ignore",
-        icon=":material/download:",
-    )
+    _show_rows(rows, "audit", "row(s)")
 
 
 def render_ledger(config: Settings) -> None:
@@ -64,14 +55,19 @@ def render_ledger(config: Settings) -> None:
         model=None if model == ALL else model,
         limit=LIMIT,
     )
-    st.caption(f"{len(rows)} answer(s), newest first (at most {LIMIT}).")
-    st.dataframe(rows, hide_index=True, width="stretch", key="ledger-table")
+    _show_rows(rows, "ledger", "answer(s)")
+
+
+def _show_rows(rows: list[dict[str, Any]], name: str, noun: str) -> None:
+    """A log's filtered rows: their count, the table and its CSV download (``kbchat-NAME.csv``)."""
+    st.caption(f"{len(rows)} {noun}, newest first (at most {LIMIT}).")
+    st.dataframe(rows, hide_index=True, width="stretch", key=f"{name}-table")
     st.download_button(
         "Download CSV",
         data=to_csv(rows),
-        file_name="kbchat-ledger.csv",
+        file_name=f"kbchat-{name}.csv",
         mime="text/csv",
-        key="ledger-csv",
+        key=f"{name}-csv",
         on_click="ignore",
         icon=":material/download:",
     )
