@@ -16,8 +16,21 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
+# llama.cpp is compiled for a portable x86-64 level (AVX2/FMA/F16C), not -march=native: a
+# native build on a CPU with AMX crashes on the first prompt where the kernel does not grant
+# AMX to the process (seen here). The wheel is kept per flag set and reused across clones;
+# LLAMA_CMAKE_ARGS="-DGGML_NATIVE=ON" builds for the exact CPU instead.
+LLAMA_VERSION    := $(shell sed -n 's/^llama_cpp_python==//p' constraints.txt)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_WHEELS     := $(HOME)/.cache/kbchat/llama-wheels/$(shell echo '$(LLAMA_VERSION) $(LLAMA_CMAKE_ARGS)' | sha1sum | cut -c1-12)
+
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) torch==2.13.0
+	@ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || { \
+	    echo "Compiling llama.cpp $(LLAMA_VERSION) ($(LLAMA_CMAKE_ARGS)): several minutes, once per machine"; \
+	    CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) wheel --quiet --no-deps --no-cache-dir \
+	        --no-binary llama-cpp-python -w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION); }
+	$(PIP) install --quiet --force-reinstall --no-deps $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
 	$(PIP) install --quiet -c constraints.txt -e .
 	touch $@
 
