@@ -131,8 +131,9 @@ def cloud_unavailable(config: Settings) -> str | None:
 
 
 def used_confidential(answer: Answer, config: Settings) -> bool:
-    """Whether an answer drew on a confidential passage, by its label or the current path
-    rules (an admin's new rule applies before the next ingestion relabels the file).
+    """Whether an answer drew on a confidential passage, by its indexed label or its
+    document's current label (`kbchat.policy.labels`: an admin's new label or rule applies
+    at once, before any re-ingest).
 
     Args:
         answer: the answer.
