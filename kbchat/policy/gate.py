@@ -97,8 +97,11 @@ class CloudGate:
 
     def availability(self) -> str | None:
         """Why the cloud cannot be used at all, or ``None`` when it can."""
-        if self.labels.error:
-            return self.labels.error
+        if self.labels.error:  # the file's path and the fix are for admins
+            return (
+                "The cloud model is switched off: the admin settings cannot be read. An admin "
+                "sees why on the Admin page or with `kbchat settings show`."
+            )
         if not self.allowed:
             return (
                 "The cloud model is switched off: an admin must allow it (KBCHAT_CLOUD_ALLOWED "
