@@ -12,7 +12,13 @@ import pytest
 
 from ingest.lock import ingest_lock
 from kbchat.admin import documents
-from kbchat.admin.jobs import read_status, tracked_ingest
+from kbchat.admin.jobs import (
+    JobFailedError,
+    read_status,
+    start_reingest,
+    tracked_ingest,
+    wait_for_job,
+)
 from kbchat.audit import audit_for
 from kbchat.knowledge import embedder_for, index_for, manifest_for, run_ingest
 from kbchat.overrides import set_override
@@ -161,3 +167,16 @@ def test_labelled_index_equals_a_clean_build_with_the_same_labels(
     ours = snapshot(index_for(kb), manifest_for(kb))
     theirs = snapshot(index_for(clean), manifest_for(clean))
     assert ours["dense"] == theirs["dense"] and ours["files"] == theirs["files"]
+
+
+def test_a_reingest_that_cannot_start_is_reported_as_failed_with_the_reason(
+    kb: Settings,
+) -> None:
+    documents.set_sensitivity(kb, "it/vpn.txt", "confidential")
+    refused = pytest.raises(JobFailedError, match="did not start: Another ingestion is running")
+    with ingest_lock(kb.paths.index_dir.resolve()), refused:  # another ingestion holds the lock
+        start_reingest(kb, user="admin")
+    status = wait_for_job(kb)
+    assert status is not None and status.state == "failed"
+    assert _row(kb, "it/vpn.txt").sensitivity == "confidential", "in force regardless"
+    assert _row(kb, "it/vpn.txt").label_pending

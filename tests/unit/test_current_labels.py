@@ -6,7 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
+from kbchat.answering.prompt import Passage
+from kbchat.answering.service import Retrieval, Turn
 from kbchat.errors import ConfigError
 from kbchat.overrides import (
     effective_settings,
@@ -15,9 +18,11 @@ from kbchat.overrides import (
     set_override,
     set_sensitivity_override,
 )
+from kbchat.policy.gate import CloudGate
 from kbchat.policy.labels import current_label, current_labels
 from kbchat.settings import Settings
 from tests.conftest import make_settings
+from vectorstore.records import SearchHit
 
 pytestmark = pytest.mark.unit
 
@@ -122,3 +127,36 @@ def test_no_admin_settings_file_means_the_environment(kb: Settings) -> None:
     assert read_overrides(kb).error is None
     assert effective_settings(kb).cloud.cloud_allowed is True
     assert current_label(kb, "welcome.md") == "internal"
+
+
+def _retrieval(*sources: str) -> Retrieval:
+    passages = [
+        Passage(
+            n, SearchHit(f"id{n}", f"Text of {s}.", {"source": s, "sensitivity": "internal"}, 1.0)
+        )
+        for n, s in enumerate(sources, start=1)
+    ]
+    return Retrieval("q", passages, True, 0.0)
+
+
+def test_the_gate_applies_the_label_in_force_to_passages_and_earlier_turns(kb: Settings) -> None:
+    kb.cloud.cloud_allowed = True
+    kb.cloud.openai_api_key = SecretStr("sk-test-1234567890abcd")
+    history = [Turn("q1", "a1", sources=("it/vpn.txt",)), Turn("q2", "a2", sources=("welcome.md",))]
+    retrieval = _retrieval("it/vpn.txt", "it/printers.txt", "gone.md")
+    before = CloudGate(kb).review(retrieval, history)
+    assert [w.passage.source for w in before.withheld] == ["gone.md"]  # undetermined
+    assert [t.question for t in before.history] == ["q1", "q2"]
+    set_sensitivity_override(kb, "it/vpn.txt", "confidential")  # no re-ingest
+    after = CloudGate(kb).review(retrieval, history)
+    assert [w.passage.source for w in after.withheld] == ["it/vpn.txt", "gone.md"]
+    assert [t.question for t in after.history] == ["q2"], "the turn drawn from it stays behind"
+
+
+def test_the_gate_is_off_while_the_admin_settings_file_cannot_be_used(kb: Settings) -> None:
+    kb.cloud.cloud_allowed = True
+    kb.cloud.openai_api_key = SecretStr("sk-test-1234567890abcd")
+    overrides_path(kb).parent.mkdir(parents=True, exist_ok=True)
+    overrides_path(kb).write_text("{", encoding="utf-8")
+    decision = CloudGate(kb).review(_retrieval("it/vpn.txt"))
+    assert not decision.allowed and "admin settings cannot be read" in (decision.reason or "")
