@@ -265,6 +265,8 @@ def test_a_turn_answered_before_the_relabel_is_not_sent_with_a_later_question(
     assert SECRET_QUESTION not in sent, "the earlier exchange went along as history"
     assert answer[:40] not in sent, "the earlier answer, drawn from the forecast, went along"
     _assert_never_arrived(control, *SECRET_LINES)
+    facts = [c for c in _messages(chat, "caption") if f"Source: {SECRET_SOURCE}" in c]
+    assert facts and all("Label: confidential" in c for c in facts), "shown as the gate sees it"
 
 
 def test_an_unusable_admin_settings_file_keeps_the_cloud_off_and_the_admin_page_says_why(
