@@ -67,8 +67,9 @@ def history(
 ) -> list[Turn]:
     """Earlier exchanges for a follow-up question: those the model actually answered.
 
-    Each turn says whether its answer drew on a confidential passage, so that the policy gate
-    keeps it from the cloud.
+    Each turn says whether its answer drew on a confidential passage, and names the documents
+    it drew on, so that the policy gate keeps it from the cloud when one of them is
+    confidential at the time of the new question.
 
     Args:
         conversation: the turns so far.
@@ -77,7 +78,12 @@ def history(
     """
     check = used_confidential or (lambda answer: answer.used_confidential)
     return [
-        Turn(turn.question, turn.answer.text, used_confidential=check(turn.answer))
+        Turn(
+            turn.question,
+            turn.answer.text,
+            used_confidential=check(turn.answer),
+            sources=turn.answer.sources,
+        )
         for turn in conversation
         if turn.answer is not None and turn.answer.answered_by_model and turn.error is None
     ]

@@ -50,9 +50,7 @@ def render_passage(passage: Passage, key: str) -> None:
         facts.append(f"Section: {passage.section or 'none'}")
         if passage.page is not None:
             facts.append(f"Page: {passage.page}")
-        sensitivity = passage.hit.metadata.get("sensitivity")
-        if sensitivity:
-            facts.append(f"Label: {sensitivity}")
+        facts.append(f"Label: {services.label_in_force(passage.source)}")
         st.caption(label_markdown(" · ".join(facts)))
         st.text(passage.hit.text)
         path = source_file(passage.source)

@@ -25,6 +25,7 @@ from kbchat.ledger import Ledger, ledger_for
 from kbchat.llm.models import configured_model_name
 from kbchat.overrides import effective_settings
 from kbchat.policy.gate import CloudGate
+from kbchat.policy.labels import current_label
 from kbchat.settings import Settings
 
 STATS_TTL_S = 15  # knowledge base figures in the sidebar are at most this old
@@ -131,8 +132,9 @@ def cloud_unavailable(config: Settings) -> str | None:
 
 
 def used_confidential(answer: Answer, config: Settings) -> bool:
-    """Whether an answer drew on a confidential passage, by its label or the current path
-    rules (an admin's new rule applies before the next ingestion relabels the file).
+    """Whether an answer drew on a confidential passage, by its indexed label or its
+    document's current label (`kbchat.policy.labels`: an admin's new label or rule applies
+    at once, before any re-ingest).
 
     Args:
         answer: the answer.
@@ -142,6 +144,12 @@ def used_confidential(answer: Answer, config: Settings) -> bool:
         return True
     gate = CloudGate(config)
     return any(gate.is_confidential(p) for p in answer.passages)
+
+
+def label_in_force(source: str) -> str:
+    """A document's label as the cloud gate applies it now (`kbchat.policy.labels`), not the
+    index's copy: what the passages under an answer show."""
+    return current_label(settings(), source)
 
 
 def ledger(config: Settings | None = None) -> Ledger:

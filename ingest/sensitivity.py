@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
-LABELS = ("public", "internal", "confidential")
+LABELS = ("public", "internal", "confidential")  # from least to most strict
 
 
 class SensitivityError(ValueError):
@@ -43,6 +43,11 @@ def matches_any(source: str, patterns: Sequence[str]) -> bool:
     return any(_glob_regex(p).match(source) for p in patterns if p.strip())
 
 
+def strictest(labels: Sequence[str]) -> str:
+    """The strictest of known labels (``confidential`` > ``internal`` > ``public``)."""
+    return max(labels, key=LABELS.index)
+
+
 def label_for(
     source: str,
     metadata: Mapping[str, str],
@@ -53,14 +58,13 @@ def label_for(
 ) -> str:
     """Decide a document's sensitivity label.
 
-    The rule, strongest first:
+    The strictest of what says something wins:
 
-    1. a path matching a confidential pattern makes the document ``confidential``, whatever
-       else says so: a path rule can only make a label stricter;
-    2. an admin's label for this file (``override``) replaces the front matter and the default,
-       in either direction (this is how a PDF or DOCX, which has no front matter, gets a label);
-    3. the front matter ``sensitivity``;
-    4. the default.
+    1. a path matching a confidential pattern makes the document ``confidential``;
+    2. an admin's label for this file (``override``) and the front matter ``sensitivity``: the
+       stricter of the two (an admin can raise a document's own label, and give one to a PDF
+       or DOCX, which have no front matter; lowering it means editing the document);
+    3. the default, when neither the admin nor the document states a label.
 
     Raises:
         SensitivityError: the front matter or the admin's label names an unknown label.
@@ -77,7 +81,8 @@ def label_for(
             f"unknown sensitivity label {chosen!r} set by an admin (use public, internal or "
             "confidential)"
         )
-    label = chosen or stated or default
+    stated_labels = [label for label in (chosen, stated) if label]
+    label = strictest(stated_labels) if stated_labels else default
     if matches_any(source, confidential_paths):
         label = "confidential"
     return label

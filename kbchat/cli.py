@@ -641,8 +641,12 @@ def models_pull(settings: Settings) -> None:
 
 
 from kbchat.admin.cli import admin as admin_group  # noqa: E402 - registered after main exists
+from kbchat.admin.cli import docs as docs_group  # noqa: E402
+from kbchat.admin.cli import settings_group  # noqa: E402
 
 main.add_command(admin_group)
+main.add_command(docs_group)
+main.add_command(settings_group)
 
 
 def run(argv: list[str] | None = None, *, standalone: bool = True) -> Callable[..., Any] | Any:

@@ -6,7 +6,14 @@ through `effective_settings` (ingestion reads them through `kbchat.knowledge.ing
 and is written to the audit log.
 
 Per-file sensitivity labels (``sensitivity_overrides``: corpus-relative path -> label) have no
-field in `Settings`; ingestion reads them with `sensitivity_overrides`.
+field in `Settings`; ingestion reads them with `sensitivity_overrides`, the gate through
+`kbchat.policy.labels`.
+
+Fail closed: when the file exists but cannot be read, is not valid JSON, or holds a value
+that does not validate, `read_overrides` reports why (`AdminState.error`), `effective_settings`
+switches the cloud off and makes every path confidential, no change can be saved until the
+file is fixed (saving would drop the admin's other changes), and the Admin page and
+``kbchat settings show`` show the error.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -33,7 +41,24 @@ ADJUSTABLE: dict[str, tuple[str, str]] = {
 LABELS_KEY = "sensitivity_overrides"
 KEYS = (*ADJUSTABLE, LABELS_KEY)
 
+# What the settings fall back to while admin_settings.json cannot be used: stricter, never looser.
+FAIL_CLOSED: dict[str, Any] = {"cloud_allowed": False, "confidential_paths": ["**"]}
+
 _lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class AdminState:
+    """The admin's stored changes, or why they cannot be used.
+
+    Attributes:
+        values: the validated changes ({} when none, or when the file cannot be used).
+        error: why ``admin_settings.json`` cannot be used (names the file, the reason and the
+            fix); ``None`` when it can (or does not exist).
+    """
+
+    values: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
 
 
 def overrides_path(settings: Settings) -> Path:
@@ -41,27 +66,67 @@ def overrides_path(settings: Settings) -> Path:
     return settings.paths.index_dir.resolve() / "admin_settings.json"
 
 
-def load_overrides(settings: Settings) -> dict[str, Any]:
-    """The admin's stored changes ({} when none, or when the file is unreadable)."""
+def _unusable(path: Path, reason: str) -> AdminState:
+    return AdminState(
+        error=f"The admin settings file {path} cannot be used ({reason}). Until it is fixed or "
+        "removed, the cloud model stays off, every document counts as confidential and admin "
+        "changes cannot be saved: correct the file by hand, or move it away to start again from "
+        "the environment's settings."
+    )
+
+
+def read_overrides(settings: Settings) -> AdminState:
+    """The admin's stored changes, validated, or why ``admin_settings.json`` cannot be used.
+
+    A missing file means no changes. Anything else that goes wrong (unreadable, not JSON, not
+    an object, a value that does not validate) is an error: the callers fail closed.
+    """
     path = overrides_path(settings)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return {k: v for k, v in data.items() if k in KEYS} if isinstance(data, dict) else {}
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return AdminState()
+    except (OSError, UnicodeError) as err:
+        return _unusable(path, getattr(err, "strerror", None) or str(err))
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        return _unusable(path, f"not valid JSON: {err}")
+    if not isinstance(data, dict):
+        return _unusable(path, "not a JSON object")
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in KEYS:
+            continue  # a key of a later or earlier version: not one this version applies
+        try:
+            values[key] = _validated(key, value)
+        except ConfigError as err:
+            return _unusable(path, f"{key}: {err}")
+    return AdminState(values)
+
+
+def load_overrides(settings: Settings) -> dict[str, Any]:
+    """The admin's stored changes ({} when none, or when the file cannot be used: see
+    `read_overrides` for why)."""
+    return read_overrides(settings).values
 
 
 def effective_settings(settings: Settings) -> Settings:
-    """The settings with the admin's run-time changes applied."""
-    changes = load_overrides(settings)
+    """The settings with the admin's run-time changes applied.
+
+    When ``admin_settings.json`` cannot be used, the cloud is switched off and every path is
+    confidential (`FAIL_CLOSED`), whatever the environment says.
+    """
+    state = read_overrides(settings)
+    changes = FAIL_CLOSED if state.error else state.values
     if not changes:
         return settings
     updated = settings.model_copy(deep=True)
     for key, value in changes.items():
         if key not in ADJUSTABLE:
             continue
-        section, field = ADJUSTABLE[key]
-        setattr(getattr(updated, section), field, value)
+        section, name = ADJUSTABLE[key]
+        setattr(getattr(updated, section), name, value)
     return updated
 
 
@@ -97,30 +162,30 @@ def _valid_label(label: object) -> str:
 
 
 def sensitivity_overrides(settings: Settings) -> dict[str, str]:
-    """The labels an admin set per document (path -> label); entries that do not validate
-    (a hand-edited file) are left out."""
-    stored = load_overrides(settings).get(LABELS_KEY)
-    labels: dict[str, str] = {}
-    for source, label in (stored if isinstance(stored, dict) else {}).items():
-        try:
-            labels[_valid_source(source)] = _valid_label(label)
-        except ConfigError:
-            continue
-    return labels
+    """The labels an admin set per document (path -> label).
+
+    Empty when the file cannot be used; whoever decides what may leave the company must then
+    check `read_overrides` and treat every document as confidential (`kbchat.policy.labels`).
+    """
+    stored = read_overrides(settings).values.get(LABELS_KEY)
+    return dict(stored) if isinstance(stored, dict) else {}
 
 
 def _default(settings: Settings, key: str) -> Any:
     if key == LABELS_KEY:
         return {}
-    section, field = ADJUSTABLE[key]
-    return getattr(getattr(settings, section), field)
+    section, name = ADJUSTABLE[key]
+    return getattr(getattr(settings, section), name)
 
 
 def _store(settings: Settings, key: str, change: Callable[[Any], Any]) -> tuple[Any, Any]:
     """Apply ``change`` to the stored value of ``key`` under the lock; returns (before, after)."""
     path = overrides_path(settings)
     with _lock:
-        current = load_overrides(settings)
+        state = read_overrides(settings)
+        if state.error:
+            raise ConfigError(state.error)
+        current = dict(state.values)
         before = current.get(key, _default(settings, key))
         after = change(before)
         current[key] = after
@@ -136,7 +201,8 @@ def set_override(settings: Settings, key: str, value: Any, *, user: str | None =
     """Store an admin's change and write it to the audit log.
 
     Raises:
-        ConfigError: the key cannot be changed at run time or the value is invalid.
+        ConfigError: the key cannot be changed at run time, the value is invalid, or
+            ``admin_settings.json`` cannot be used (the message says how to fix it).
     """
     if key not in KEYS:
         raise ConfigError(f"{key} cannot be changed at run time")
@@ -155,7 +221,8 @@ def set_sensitivity_override(
 ) -> None:
     """Set (or, with ``label=None``, remove) an admin's label for one document, audited.
 
-    The label applies at the next ingestion, which re-processes only that file.
+    The label is in force at once (the gate reads it at question time, `kbchat.policy.labels`);
+    the next ingestion writes it into the index, re-processing only that file.
 
     Raises:
         ConfigError: the path or the label is invalid.

@@ -8,6 +8,8 @@ import streamlit as st
 
 from app import services
 from app.render import label_markdown
+from kbchat.admin.jobs import start_reingest
+from kbchat.errors import KbchatError
 from kbchat.overrides import effective_settings
 from kbchat.settings import Settings
 
@@ -39,3 +41,18 @@ def show_flashes() -> None:
 def say(kind: Kind, text: str) -> None:
     """Show a message now, escaped (it may contain file names or text from documents)."""
     getattr(st, kind)(label_markdown(text))
+
+
+def reingest_after(config: Settings, what: str) -> None:
+    """Start the re-ingest that writes a change into the index, and say how that went.
+
+    ``what`` is already in force (the gate reads labels and rules at question time); a run
+    that cannot start or fails at once is shown as an error with its reason.
+    """
+    try:
+        start_reingest(config, user=ADMIN_USER)
+    except KbchatError as err:
+        flash("error", f"{what} is in force, but the re-ingest that writes it into the index "
+              f"failed: {err}. Start it again from the Re-ingest tab.")  # fmt: skip
+    else:
+        flash("info", f"{what} is in force; a re-ingest has started to write it into the index.")

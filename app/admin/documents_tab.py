@@ -11,10 +11,10 @@ from typing import Any
 
 import streamlit as st
 
-from app.admin.common import ADMIN_USER, flash, say
+from app.admin.common import ADMIN_USER, flash, reingest_after, say
 from app.render import when
 from kbchat.admin import documents
-from kbchat.admin.jobs import JobRunningError, start_reingest
+from kbchat.admin.jobs import current_job
 from kbchat.errors import KbchatError
 from kbchat.settings import Settings
 
@@ -39,7 +39,12 @@ def _table(rows: list[documents.DocumentRow]) -> list[dict[str, Any]]:
             "Document": row.source,
             "Status": row.status,
             "Sensitivity": row.sensitivity
-            + (f" → {row.admin_label} at the next re-ingest" if row.label_pending else ""),
+            + (
+                f" (in force; the index says {row.indexed_sensitivity} until the next re-ingest)"
+                if row.label_pending
+                else ""
+            ),
+            "Label from": row.label_reason,
             "Chunks": row.chunks,
             "Last ingested": when(row.last_ingested) if row.last_ingested else "",
             "Error": row.error or "",
@@ -117,13 +122,13 @@ def _render_upload(config: Settings) -> None:
             st.rerun()
 
 
-def _reingest_after(config: Settings, what: str) -> None:
-    try:
-        start_reingest(config, user=ADMIN_USER)
-    except JobRunningError:
-        flash("info", f"{what} applies at the next re-ingest (one is running now).")
-    else:
-        flash("info", f"A re-ingest has started to apply {what.lower()}.")
+def _last_run_failed(config: Settings) -> None:
+    """An admin-started run that failed is shown here too, with its reason."""
+    status = current_job(config)
+    if status is not None and status.state in ("failed", "interrupted"):
+        say("error", f"The last ingestion ({status.origin}, {when(status.finished_at)}) failed: "
+            f"{status.error or 'no reason given'}. Labels are in force regardless; the index "
+            "shows them after a re-ingest that completes.")  # fmt: skip
 
 
 def _render_manage(config: Settings, rows: list[documents.DocumentRow]) -> None:
@@ -141,21 +146,21 @@ def _render_manage(config: Settings, rows: list[documents.DocumentRow]) -> None:
         labels,
         index=current,
         key=f"admin-label-{source}",
-        help="An admin's label replaces the document's own (front matter) for every format; "
-        "a confidential path pattern still makes it confidential.",
+        help="In force at once, for every format. The strictest label wins: the document's own "
+        "(front matter) when it is stricter, and a confidential path pattern always.",
     )
     if st.button("Save label", key="admin-save-label"):
         chosen = None if label == FROM_DOCUMENT else label
         try:
-            forced = documents.set_sensitivity(config, source, chosen, user=ADMIN_USER)
+            decision = documents.set_sensitivity(config, source, chosen, user=ADMIN_USER)
         except KbchatError as err:
             say("error", str(err))
         else:
             flash("success", f"{source}: label set to {label}.")
-            if forced:
-                flash("warning", f"{source} matches a confidential path pattern: it stays "
-                      "confidential.")  # fmt: skip
-            _reingest_after(config, "The new label")
+            if chosen is not None and decision.label != chosen:
+                flash("warning", f"{source} stays {decision.label} ({decision.reason}): the "
+                      "strictest label wins.")  # fmt: skip
+            reingest_after(config, "The new label")
             st.rerun()
     _render_delete(config, source)
 
@@ -194,6 +199,7 @@ def render_documents(config: Settings) -> None:
         logger.exception("The document list cannot be read")
         st.error("The document list cannot be read; the details are logged.")
         return
+    _last_run_failed(config)
     _render_list(rows)
     _render_upload(config)
     _render_manage(config, rows)

@@ -12,7 +12,8 @@ import streamlit as st
 
 from app.admin.common import ADMIN_USER, say
 from app.render import label_markdown, when
-from kbchat.admin.jobs import JobRunningError, JobStatus, current_job, start_reingest
+from kbchat.admin.jobs import JobStatus, current_job, start_reingest
+from kbchat.errors import KbchatError
 from kbchat.settings import Settings
 
 POLL_S = 1.0
@@ -91,7 +92,7 @@ def render_reingest(config: Settings) -> None:
     if st.button("Re-ingest now", key="admin-reingest", type="primary", icon=":material/sync:"):
         try:
             start_reingest(config, full=full, user=ADMIN_USER)
-        except JobRunningError as err:
+        except KbchatError as err:  # running already, or could not start
             say("error", str(err))
     status = current_job(config)
     running = status is not None and status.running

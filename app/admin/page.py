@@ -10,12 +10,14 @@ import logging
 
 import streamlit as st
 
-from app.admin.common import admin_settings, show_flashes
+from app import services
+from app.admin.common import admin_settings, say, show_flashes
 from app.admin.documents_tab import render_documents
 from app.admin.ingest_tab import render_reingest
 from app.admin.logs_tab import render_audit, render_ledger
 from app.admin.settings_tab import render_settings
 from app.admin.signin import render_account, render_sign_in, signed_in
+from kbchat.overrides import read_overrides
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +32,9 @@ def render_page() -> None:
         render_sign_in(config)
         return
     render_account(config)
+    problem = read_overrides(services.settings()).error
+    if problem:  # the settings in force fail closed meanwhile (kbchat.overrides)
+        say("error", problem)
     with st.container():  # always there, so the tabs keep their place (and the open tab)
         show_flashes()
     documents, reingest, settings, audit, ledger = st.tabs(TABS, key="admin-tabs")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.admin.common import ADMIN_USER, flash, say
-from kbchat.admin.jobs import JobRunningError, start_reingest
+from app.admin.common import ADMIN_USER, flash, reingest_after, say
 from kbchat.errors import KbchatError
 from kbchat.overrides import set_override
 from kbchat.settings import Settings
@@ -28,12 +27,7 @@ def _save(config: Settings, cloud: bool, patterns: list[str]) -> None:
         flash("error", str(err))
         return
     if changed_paths:
-        try:
-            start_reingest(config, user=ADMIN_USER)
-        except JobRunningError:
-            flash("info", "The new patterns apply at the next re-ingest (one is running now).")
-        else:
-            flash("info", "A re-ingest has started to apply the new patterns to indexed files.")
+        reingest_after(config, "The new patterns")
     if not changed_paths and cloud == config.cloud.cloud_allowed:
         flash("info", "Nothing changed.")
 

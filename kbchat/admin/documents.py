@@ -1,6 +1,10 @@
 """The documents of the knowledge base as an admin manages them: list, label, delete.
 
-Uploads live in `kbchat.admin.uploads` (re-exported here). Every change is audited.
+Uploads live in `kbchat.admin.uploads` (re-exported here). Every change is audited. The Admin
+page and the ``kbchat docs`` commands both call these functions.
+
+The label listed is the one in force (`kbchat.policy.labels`: what the cloud gate applies at
+this moment); the label in the index, written by the last ingestion, is listed beside it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from ingest.discover import discover
 from ingest.loaders import SUPPORTED_EXTENSIONS
 from ingest.lock import IngestLockedError, ingest_lock
 from ingest.manifest import FileEntry
-from ingest.sensitivity import LABELS, matches_any
+from ingest.sensitivity import LABELS
 from kbchat.admin.uploads import (
     SavedUpload,
     UploadError,
@@ -26,7 +30,8 @@ from kbchat.admin.uploads import (
 from kbchat.audit import audit_for
 from kbchat.errors import KbchatError
 from kbchat.knowledge import index_for, manifest_for
-from kbchat.overrides import effective_settings, sensitivity_overrides, set_sensitivity_override
+from kbchat.overrides import sensitivity_overrides, set_sensitivity_override
+from kbchat.policy.labels import LabelDecision, current_labels
 from kbchat.settings import Settings
 from vectorstore import ChromaStoreError
 
@@ -34,6 +39,7 @@ __all__ = [
     "LABELS",
     "DocumentError",
     "DocumentRow",
+    "LabelDecision",
     "SavedUpload",
     "UploadError",
     "UploadExistsError",
@@ -65,9 +71,9 @@ class DocumentRow:
     title: str
     format: str
     sensitivity: str
-    """Label in the index ('' when not indexed)."""
+    """The label in force now (`kbchat.policy.labels`), the one the cloud gate applies."""
     admin_label: str | None
-    """The label an admin set, applied at the next ingest (None: front matter or default)."""
+    """The label an admin set, in force at once (None: front matter or default)."""
     chunks: int
     size: int | None
     """Bytes of the file in the folder (None when it is gone)."""
@@ -75,11 +81,33 @@ class DocumentRow:
     status: str
     error: str | None
     """Why the last attempt failed (or why the file is skipped)."""
+    indexed_sensitivity: str = ""
+    """The label in the index, from the last ingestion ('' when not indexed)."""
+    label_reason: str = ""
+    """Where the label in force comes from, or why it could not be determined."""
 
     @property
     def label_pending(self) -> bool:
-        """Whether the admin's label differs from the indexed one (a re-ingest applies it)."""
-        return bool(self.admin_label and self.admin_label != self.sensitivity)
+        """Whether the index still holds another label than the one in force (the next
+        re-ingest writes it; the gate applies the one in force meanwhile)."""
+        return bool(self.indexed_sensitivity and self.indexed_sensitivity != self.sensitivity)
+
+    def to_dict(self) -> dict[str, object]:
+        """The shape of a row of ``kbchat docs list --json``."""
+        return {
+            "source": self.source,
+            "title": self.title,
+            "format": self.format,
+            "sensitivity": self.sensitivity,
+            "label_reason": self.label_reason,
+            "indexed_sensitivity": self.indexed_sensitivity or None,
+            "admin_label": self.admin_label,
+            "chunks": self.chunks,
+            "size": self.size,
+            "last_ingested": self.last_ingested,
+            "status": self.status,
+            "error": self.error,
+        }
 
 
 def _changed(path: Path, entry: FileEntry) -> bool:
@@ -103,6 +131,7 @@ def list_documents(settings: Settings) -> list[DocumentRow]:
     entries = manifest.entries()
     failures = manifest.failures()
     labels = sensitivity_overrides(settings)
+    in_force = current_labels(settings)
     rows: list[DocumentRow] = []
     for source in sorted(set(files) | set(entries) | set(failures)):
         entry, path = entries.get(source), files.get(source)
@@ -116,12 +145,15 @@ def list_documents(settings: Settings) -> list[DocumentRow]:
         else:
             status = STATUS_CHANGED if _changed(path, entry) else STATUS_INDEXED
         suffix = PurePosixPath(source).suffix.lower()
+        decision = in_force.decide(source)
         rows.append(
             DocumentRow(
                 source=source,
                 title=entry.title if entry else "",
                 format=entry.format if entry else SUPPORTED_EXTENSIONS.get(suffix, suffix),
-                sensitivity=entry.sensitivity if entry else "",
+                sensitivity=decision.label,
+                indexed_sensitivity=entry.sensitivity if entry else "",
+                label_reason=decision.reason,
                 admin_label=labels.get(source),
                 chunks=len(entry.chunk_ids) if entry else 0,
                 size=_size(path),
@@ -209,19 +241,21 @@ def delete_document(settings: Settings, source: str, *, user: str | None = None)
 
 def set_sensitivity(
     settings: Settings, source: str, label: str | None, *, user: str | None = None
-) -> bool:
+) -> LabelDecision:
     """Give a document an admin's sensitivity label (``None``: back to front matter/default).
 
-    Works for every format; applied at the next ingestion, which re-processes only this file.
+    Works for every format and is in force at once: the cloud gate reads it at the next
+    question. The next ingestion writes it into the index, re-processing only this file.
 
     Returns:
-        True when a confidential path pattern makes the document confidential anyway.
+        The label in force afterwards, and why: stricter than ``label`` when the front matter
+        or a confidential path pattern says so (the strictest wins).
 
     Raises:
         DocumentError: the document is unknown.
-        ConfigError: the label is not one of `LABELS`.
+        ConfigError: the label is not one of `LABELS`, or the admin settings file cannot be
+            used.
     """
     source, _path = _known(settings, source)
     set_sensitivity_override(settings, source, label, user=user)
-    patterns = effective_settings(settings).ingest.confidential_paths
-    return label != "confidential" and matches_any(source, patterns)
+    return current_labels(settings).decide(source)

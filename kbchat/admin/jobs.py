@@ -3,7 +3,10 @@ status of any run (admin page, command line, watch mode) in a small JSON file.
 
 - `start_reingest` runs `kbchat.knowledge.run_ingest` in one thread of the server process.
   A second start while one runs is refused with `JobRunningError`; a run of another process
-  is refused too (by its status file, and in the end by the ingestion lock).
+  is refused too (by its status file, and in the end by the ingestion lock). It returns only
+  once the run holds the ingestion lock: a run that cannot start (another process holds the
+  lock) or fails at once raises `JobFailedError` with the reason, so no caller ever reports
+  "started" for a run that did not.
 - `tracked_ingest` is `run_ingest` that writes its progress and outcome to
   ``<index>/ingest_status.json``: once it holds the ingestion lock (so a refused run never
   overwrites the status of the one that runs), throttled, atomically.
@@ -43,6 +46,13 @@ State = Literal["running", "done", "failed", "interrupted"]
 
 class JobRunningError(KbchatError):
     """An ingestion is already running; the message says which one."""
+
+
+class JobFailedError(KbchatError):
+    """The background run could not start, or failed at once; the message says why."""
+
+
+START_WAIT_S = 15.0  # longest wait in `start_reingest` for the run to take the lock
 
 
 def _now() -> str:
@@ -285,6 +295,7 @@ class _Runner:
         self.thread: threading.Thread | None = None
         self.tracker: _Tracker | None = None
         self.status: JobStatus | None = None  # before the tracker exists, or after a refusal
+        self.started = threading.Event()  # set once the run holds the lock, or has ended
 
     @property
     def alive(self) -> bool:
@@ -307,14 +318,25 @@ def _refusal(status: JobStatus) -> str:
     )
 
 
-def start_reingest(settings: Settings, *, full: bool = False, user: str | None = None) -> JobStatus:
+def start_reingest(
+    settings: Settings,
+    *,
+    full: bool = False,
+    user: str | None = None,
+    wait_s: float = START_WAIT_S,
+) -> JobStatus:
     """Start a re-ingestion in a background thread of this process.
 
+    Waits (at most ``wait_s``) until the run holds the ingestion lock, so that a run that
+    cannot start is reported as such, never as started.
+
     Returns:
-        Its status as it starts.
+        Its status once it runs (or has already finished).
 
     Raises:
         JobRunningError: a run is already going (in this process or another); nothing starts.
+        JobFailedError: the run could not start (another process holds the ingestion lock)
+            or failed at once; the message says why.
     """
     key = settings.paths.index_dir.resolve()
     with _registry_lock:
@@ -329,25 +351,41 @@ def start_reingest(settings: Settings, *, full: bool = False, user: str | None =
         runner.status = JobStatus(
             state="running", origin="admin page", started_at=_now(), user=user, full=full
         )
+        runner.started = started = threading.Event()
         runner.thread = threading.Thread(
             target=_run, args=(runner, settings, full, user), name="kbchat-reingest", daemon=True
         )
         runner.thread.start()
-        return runner.status
+    started.wait(wait_s)
+    status = runner.current() or runner.status
+    if status.state in ("failed", "interrupted"):
+        raise JobFailedError(
+            f"The re-ingest did not start: {status.error or 'no reason was given'}"
+        )
+    return status
 
 
 def _run(runner: _Runner, settings: Settings, full: bool, user: str | None) -> None:
+    started = runner.started
+
     def keep(tracker: _Tracker) -> None:
         runner.tracker = tracker
 
+    def running(_progress: Progress) -> None:
+        started.set()  # progress comes only from a run that holds the lock
+
     try:
-        tracked_ingest(settings, full=full, origin="admin page", user=user, on_status=keep)
+        tracked_ingest(
+            settings, full=full, progress=running, origin="admin page", user=user, on_status=keep
+        )
     except KbchatError:
         pass  # the tracker holds the message
     except Exception:
         logger.exception("The background re-ingestion failed")
         if runner.tracker is not None:
             runner.tracker.finish(state="failed", error=UNEXPECTED)
+    finally:
+        started.set()
 
 
 def current_job(settings: Settings) -> JobStatus | None:

@@ -33,13 +33,16 @@ HISTORY_EXCHANGES = 3
 class Turn:
     """One earlier exchange of the conversation.
 
-    ``used_confidential`` marks an answer drawn from confidential passages: such a turn is
+    ``used_confidential`` marks an answer drawn from confidential passages, ``sources`` names
+    the documents its passages came from: the cloud gate checks their labels again at every
+    request (a document relabelled confidential after the answer counts), and such a turn is
     never sent to the cloud model.
     """
 
     question: str
     answer: str
     used_confidential: bool = False
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,14 @@ class Answer:
 
     @property
     def used_confidential(self) -> bool:
-        """Whether the model was given any confidential passage."""
+        """Whether the model was given any passage indexed as confidential (for the label in
+        force now, see `kbchat.policy.gate.CloudGate.turn_is_confidential`)."""
         return any(p.hit.metadata.get("sensitivity") == "confidential" for p in self.passages)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The documents of the passages the model was given, each once, in order."""
+        return tuple(dict.fromkeys(p.source for p in self.passages))
 
     def to_dict(self) -> dict[str, Any]:
         """The shape of an entry of ``answers`` in ``kbchat ask --json``."""

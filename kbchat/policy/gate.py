@@ -2,8 +2,11 @@
 
 Guarantees, for every request to the cloud:
 - nothing is sent unless an admin allows the cloud and a key is configured;
-- no passage labelled confidential (at ingestion, or by the current path rules) is sent, nor
-  an earlier answer that drew on one; the user is told what was withheld;
+- no passage of a document whose current label is confidential is sent (the label as it is
+  now: admin label, front matter, path rules, strictest wins, confidential when it cannot be
+  determined; `kbchat.policy.labels`), nor a passage indexed as confidential, nor an earlier
+  answer that drew on such a document (its sources are checked again at each request); the
+  user is told what was withheld;
 - configured redactions are applied to everything sent (question, passages, history);
 - the fully assembled prompt is checked once more just before it is sent: a withheld
   passage's text or an unredacted value there stops the request.
@@ -15,11 +18,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from ingest.sensitivity import matches_any
 from kbchat.answering.prompt import Passage
 from kbchat.answering.service import Retrieval, Turn
 from kbchat.errors import CloudNotAllowedError
 from kbchat.llm.base import ChatMessage
+from kbchat.overrides import effective_settings
+from kbchat.policy.labels import CurrentLabels
 from kbchat.policy.redaction import Redactor
 from kbchat.settings import Settings
 from vectorstore.records import SearchHit
@@ -73,16 +77,19 @@ class CloudGate:
     """Decides, per request, what the cloud model may see.
 
     Args:
-        settings: effective settings (with the admin's run-time changes applied).
+        settings: the settings; the admin's run-time changes are read afresh here (so the
+            gate holds whichever settings it is given), and the labels in force are those of
+            the moment the gate is made: make one per request.
     """
 
     def __init__(self, settings: Settings) -> None:
+        self.labels = CurrentLabels(settings)
+        settings = effective_settings(settings)
         cloud = settings.cloud
         self.allowed = cloud.cloud_allowed
         self.has_key = cloud.openai_api_key is not None and bool(
             cloud.openai_api_key.get_secret_value().strip()
         )
-        self.confidential_paths = list(settings.ingest.confidential_paths)
         kinds = list(cloud.redact)
         if "redact" not in cloud.model_fields_set:
             kinds += list(cloud.redact_patterns)
@@ -90,6 +97,11 @@ class CloudGate:
 
     def availability(self) -> str | None:
         """Why the cloud cannot be used at all, or ``None`` when it can."""
+        if self.labels.error:  # the file's path and the fix are for admins
+            return (
+                "The cloud model is switched off: the admin settings cannot be read. An admin "
+                "sees why on the Admin page or with `kbchat settings show`."
+            )
         if not self.allowed:
             return (
                 "The cloud model is switched off: an admin must allow it (KBCHAT_CLOUD_ALLOWED "
@@ -100,9 +112,16 @@ class CloudGate:
         return None
 
     def is_confidential(self, passage: Passage) -> bool:
-        """Whether a passage must stay in the company."""
+        """Whether a passage must stay in the company: its document's current label is
+        confidential, or the passage was indexed as confidential (its text stays so until a
+        re-ingest replaces it)."""
         label = str(passage.hit.metadata.get("sensitivity", "")).lower()
-        return label == "confidential" or matches_any(passage.source, self.confidential_paths)
+        return label == "confidential" or self.labels.is_confidential(passage.source)
+
+    def turn_is_confidential(self, turn: Turn) -> bool:
+        """Whether an earlier exchange drew on a document that is confidential now (checked
+        at every request, so a relabel after the answer counts) or was marked so."""
+        return turn.used_confidential or any(self.labels.is_confidential(s) for s in turn.sources)
 
     def review(self, retrieval: Retrieval, history: Sequence[Turn] = ()) -> GateDecision:
         """Decide what of this question, its passages and the conversation may be sent."""
@@ -138,7 +157,7 @@ class CloudGate:
         turns = [
             Turn(clean(turn.question), clean(turn.answer))
             for turn in history
-            if not turn.used_confidential
+            if not self.turn_is_confidential(turn)
         ]
         question = clean(retrieval.question)
         decision = GateDecision(

@@ -12,7 +12,13 @@ import pytest
 
 from ingest.lock import ingest_lock
 from kbchat.admin import documents
-from kbchat.admin.jobs import read_status, tracked_ingest
+from kbchat.admin.jobs import (
+    JobFailedError,
+    read_status,
+    start_reingest,
+    tracked_ingest,
+    wait_for_job,
+)
 from kbchat.audit import audit_for
 from kbchat.knowledge import embedder_for, index_for, manifest_for, run_ingest
 from kbchat.overrides import set_override
@@ -110,7 +116,7 @@ def test_a_label_reprocesses_only_that_file_and_reuses_its_vectors(
 
     monkeypatch.setattr(embedder, "embed_documents", counting)
     for source, label in (("handbook.pdf", "confidential"), ("reviews.docx", "public")):
-        assert documents.set_sensitivity(kb, source, label, user="admin") is False
+        assert documents.set_sensitivity(kb, source, label, user="admin").label == label
         assert _row(kb, source).label_pending
         report = tracked_ingest(kb, origin="admin page")
         assert (report.files_updated, report.files_added, report.chunks_added) == (1, 0, 0)
@@ -123,20 +129,30 @@ def test_a_label_reprocesses_only_that_file_and_reuses_its_vectors(
     assert not _row(kb, "handbook.pdf").label_pending
 
 
-def test_admin_label_beats_front_matter_and_a_path_rule_beats_both(kb: Settings) -> None:
-    documents.set_sensitivity(kb, "hr/salaries.md", "public")
-    run_ingest(kb)
-    assert _labels(kb, "hr/salaries.md") == {"public"}
-    set_override(kb, "confidential_paths", ["hr/**"])
-    assert documents.set_sensitivity(kb, "hr/leave.md", "public") is True, "forced confidential"
+def test_the_strictest_label_wins_in_the_index_as_in_force(kb: Settings) -> None:
+    """Admin label and front matter: the stricter one; a path rule beats both."""
+    lowered = documents.set_sensitivity(kb, "hr/salaries.md", "public")
+    assert (lowered.label, lowered.reason) == ("confidential", "front matter")
+    raised = documents.set_sensitivity(kb, "hr/leave.md", "confidential")
+    assert (raised.label, raised.reason) == ("confidential", "admin label")
     run_ingest(kb)
     assert _labels(kb, "hr/salaries.md") == {"confidential"}
     assert _labels(kb, "hr/leave.md") == {"confidential"}
+    documents.set_sensitivity(kb, "hr/leave.md", "public")
+    set_override(kb, "confidential_paths", ["hr/**"])
+    assert documents.set_sensitivity(kb, "it/vpn.txt", "public").label == "public"
+    assert _row(kb, "hr/leave.md").sensitivity == "confidential", "in force before any ingest"
+    assert _row(kb, "hr/leave.md").label_reason == "path rule"
+    run_ingest(kb)
+    assert _labels(kb, "hr/leave.md") == {"confidential"}
+    assert _labels(kb, "it/vpn.txt") == {"public"}
     documents.set_sensitivity(kb, "hr/leave.md", None)
     set_override(kb, "confidential_paths", [])
+    assert _row(kb, "hr/leave.md").sensitivity == "internal"
+    assert _row(kb, "hr/leave.md").label_pending, "the index says confidential until re-ingested"
     run_ingest(kb)
     assert _labels(kb, "hr/leave.md") == {"internal"}, "back to the front matter"
-    assert _labels(kb, "hr/salaries.md") == {"public"}
+    assert not _row(kb, "hr/leave.md").label_pending
 
 
 def test_labelled_index_equals_a_clean_build_with_the_same_labels(
@@ -151,3 +167,16 @@ def test_labelled_index_equals_a_clean_build_with_the_same_labels(
     ours = snapshot(index_for(kb), manifest_for(kb))
     theirs = snapshot(index_for(clean), manifest_for(clean))
     assert ours["dense"] == theirs["dense"] and ours["files"] == theirs["files"]
+
+
+def test_a_reingest_that_cannot_start_is_reported_as_failed_with_the_reason(
+    kb: Settings,
+) -> None:
+    documents.set_sensitivity(kb, "it/vpn.txt", "confidential")
+    refused = pytest.raises(JobFailedError, match="did not start: Another ingestion is running")
+    with ingest_lock(kb.paths.index_dir.resolve()), refused:  # another ingestion holds the lock
+        start_reingest(kb, user="admin")
+    status = wait_for_job(kb)
+    assert status is not None and status.state == "failed"
+    assert _row(kb, "it/vpn.txt").sensitivity == "confidential", "in force regardless"
+    assert _row(kb, "it/vpn.txt").label_pending

@@ -104,7 +104,8 @@ def test_a_refused_run_does_not_overwrite_the_status_of_the_running_one(
     locked = KbchatError("Another ingestion is running on /x (process 1): wait for it.")
     locked.__cause__ = IngestLockedError("locked")
     fake.fail_with = locked
-    start_reingest(settings)
+    with pytest.raises(jobs.JobFailedError, match="did not start: Another ingestion is running"):
+        start_reingest(settings)  # reported as failed, never as started
     status = jobs.wait_for_job(settings)
     assert status is not None and status.state == "failed"
     assert status.error is not None and "Another ingestion is running" in status.error

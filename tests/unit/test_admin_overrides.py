@@ -15,8 +15,8 @@ from kbchat.errors import ConfigError
 from kbchat.knowledge import ingest_options
 from kbchat.overrides import (
     effective_settings,
-    load_overrides,
     overrides_path,
+    read_overrides,
     sensitivity_overrides,
     set_override,
     set_sensitivity_override,
@@ -26,11 +26,15 @@ from tests.conftest import make_settings
 pytestmark = pytest.mark.unit
 
 
-def test_admin_label_beats_front_matter_but_not_a_confidential_path() -> None:
+def test_the_stricter_of_admin_label_and_front_matter_wins_and_a_path_rule_beats_both() -> None:
     rules = ["hr/private/**"]
     front = {"sensitivity": "confidential"}
     assert label_for("a.pdf", {}, confidential_paths=rules, override="public") == "public"
-    assert label_for("a.md", front, confidential_paths=rules, override="Public") == "public"
+    assert label_for("a.md", front, confidential_paths=rules, override="Public") == "confidential"
+    internal = {"sensitivity": "internal"}
+    assert label_for("a.md", internal, confidential_paths=rules, override="confidential") == (
+        "confidential"
+    )
     assert label_for("a.md", {}, confidential_paths=rules, override=None) == "internal"
     private = label_for("hr/private/x.md", {}, confidential_paths=rules, override="public")
     assert private == "confidential"
@@ -70,15 +74,15 @@ def test_labels_are_stored_validated_and_audited(tmp_path: Path) -> None:
         set_override(settings, "sensitivity_overrides", {"a.md": "top-secret"})
 
 
-def test_whole_mapping_can_be_set_and_bad_stored_entries_are_ignored(tmp_path: Path) -> None:
+def test_whole_mapping_can_be_set_and_a_bad_stored_entry_fails_closed(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     set_override(settings, "sensitivity_overrides", {"a.md": "public"}, user="admin")
     assert sensitivity_overrides(settings) == {"a.md": "public"}
-    stored = load_overrides(settings)
-    stored["sensitivity_overrides"]["../../x.md"] = "public"
-    stored["sensitivity_overrides"]["b.md"] = "secret"
-    overrides_path(settings).write_text(json.dumps(stored))
-    assert sensitivity_overrides(settings) == {"a.md": "public"}
+    for source, label in (("../../x.md", "public"), ("b.md", "secret")):
+        stored = {"sensitivity_overrides": {"a.md": "public", source: label}}
+        overrides_path(settings).write_text(json.dumps(stored))
+        assert sensitivity_overrides(settings) == {}
+        assert "sensitivity_overrides" in (read_overrides(settings).error or "")
 
 
 def test_effective_settings_ignore_labels_and_ingest_options_apply_everything(

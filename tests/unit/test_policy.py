@@ -78,10 +78,18 @@ def _passage(n: int, text: str, source: str, sensitivity: str = "internal") -> P
     return Passage(n, SearchHit(f"id{n}", text, meta, 1.0, dense_score=0.7))
 
 
+# The documents of the passages below: the gate reads their current labels from the folder.
+SOURCES = ("hr/private/salary_bands_2026.csv", "it/lost.txt", "hr/private/new.md", "it/a.md")
+
+
 def _gate(tmp_path: Path, **cloud: object) -> CloudGate:
     settings = make_settings(
         tmp_path, cloud={"cloud_allowed": True, "openai_api_key": "sk-test-1234567890abcd", **cloud}
     )
+    for source in SOURCES:
+        path = settings.paths.corpus_dir / source
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("Text.\n", encoding="utf-8")
     return CloudGate(settings)
 
 
