@@ -23,19 +23,51 @@ _DATE = re.compile(
     r"(?<![\d.\-/])(?:(\d{4})[-./](\d{1,2})[-./](\d{1,2})|(\d{1,2})[-./](\d{1,2})[-./](\d{4}|\d{2}))"
     r"(?![\d])"
 )
-# Words right before a number that say it is not a phone number.
-_NOT_PHONE = re.compile(
-    r"(?i)\b(?:order|orders|invoice|inv|po|ref|reference|ticket|case|isbn|issn|account|acct|"
-    r"sort code|customer|serial|tracking|batch|lot|version|release|build|iban|no|nr|amount|"
-    r"total|price|cost|budget|salary|id)\b[\s.:#-]{0,4}(?:number\s{0,2}|no\.?\s{0,2}|"
-    r"nr\.?\s{0,2}|#\s?)?\Z"
+# Words right before a number that say it is not a phone number ("order no. 100234567").
+_NOT_PHONE_WORDS = frozenset(
+    [
+        "order",
+        "orders",
+        "invoice",
+        "inv",
+        "po",
+        "ref",
+        "reference",
+        "ticket",
+        "case",
+        "isbn",
+        "issn",
+        "account",
+        "acct",
+        "code",
+        "customer",
+        "serial",
+        "tracking",
+        "batch",
+        "lot",
+        "version",
+        "release",
+        "build",
+        "iban",
+        "amount",
+        "total",
+        "price",
+        "cost",
+        "budget",
+        "salary",
+        "id",
+    ]
 )
+_NUMBER_WORDS = frozenset(("number", "no", "nr", "num"))
+_WORD = re.compile(r"[^\W\d_]+")
 # Words before a number that say it is one (needed for a number written without separators).
 _PHONE_CUE = re.compile(
     r"(?i)\b(?:phone|telephone|tel|call|mobile|mob|cell|fax|ring|dial|whatsapp|sms|text|"
     r"contact|reach|hotline|helpline|reception|telefon|handy|tél|téléphone|on-call)\b"
 )
 _CURRENCY = frozenset("£$€¥₹₩₽¢")
+MIN_DIGITS = 7  # a local number without its area code: 555 0100
+LOCAL_DIGITS = 8  # up to this many digits, only a local number's shape counts
 MAX_DIGITS = 15  # E.164
 MAX_GROUPS = 7
 
@@ -86,17 +118,27 @@ def _numbers(text: str, run: re.Match[str]) -> Iterator[tuple[int, int]]:
         return
     if _excluded_run(groups):
         return
+    total = [0]
+    for group in groups:
+        total.append(total[-1] + len(group.digits))
     i = 0
     while i < len(groups):
-        if not groups[i].splits:
+        last = min(len(groups), i + MAX_GROUPS)
+        if not groups[i].splits or total[last] - total[i] < MIN_DIGITS:
             i += 1
             continue
         found = None
         prefix = before if i == 0 else text[max(0, groups[i].start - 40) : groups[i].start]
-        for j in range(min(len(groups), i + MAX_GROUPS) - 1, i - 1, -1):
+        denied = _denied(prefix)
+        for j in range(last - 1, i - 1, -1):
             if j + 1 < len(groups) and not groups[j + 1].splits:
                 continue
-            if _is_phone(groups[i : j + 1], plus and i == 0, prefix):
+            count = total[j + 1] - total[i]
+            if not MIN_DIGITS <= count <= MAX_DIGITS + 1:
+                continue
+            if count <= LOCAL_DIGITS and j != i + 1 and not (plus and i == 0):
+                continue  # a local number is two groups: 555 0100
+            if _is_phone(groups[i : j + 1], plus and i == 0, prefix, denied):
                 found = j
                 break
         if found is None:
@@ -122,6 +164,16 @@ def _parse(text: str, run: re.Match[str]) -> list[_Group]:
     return groups
 
 
+def _denied(before: str) -> bool:
+    """Whether the words just before a number say it is not a phone number."""
+    words = _WORD.findall(before[-30:].lower())
+    if not words:
+        return False
+    if words[-1] in _NUMBER_WORDS:  # "order number …", "no. …"; "phone number …" is fine
+        return words[-1] != "number" or (len(words) > 1 and words[-2] in _NOT_PHONE_WORDS)
+    return words[-1] in _NOT_PHONE_WORDS
+
+
 def _excluded_run(groups: list[_Group]) -> bool:
     """A whole run that is a version number, an address or an ISBN: no number is cut from it."""
     seps = {g.sep for g in groups[1:]}
@@ -136,13 +188,13 @@ def _currency_before(before: str) -> bool:
     return bool(tail) and (tail[-1] in _CURRENCY or tail[-3:].upper() in ("EUR", "USD", "GBP"))
 
 
-def _is_phone(groups: list[_Group], plus: bool, before: str) -> bool:
+def _is_phone(groups: list[_Group], plus: bool, before: str, denied: bool) -> bool:
     digits = "".join(g.digits for g in groups)
     count = len(digits)
     trunk = any(g.bracketed and g.digits == "0" for g in groups)  # +44 (0)113 …
-    if count > MAX_DIGITS + trunk or count < 7:
+    if count > MAX_DIGITS + trunk or count < MIN_DIGITS:
         return False
-    if not plus and _NOT_PHONE.search(before):
+    if not plus and denied:  # "order number …", "ISBN …", "version …"
         return False
     seps = {g.sep for g in groups[1:]}
     if len(groups) == 1:  # no separators: only with a '+' or a word saying it is a phone
@@ -157,7 +209,7 @@ def _is_phone(groups: list[_Group], plus: bool, before: str) -> bool:
         return False  # a version number or an address
     if len(groups) == 2 and seps == {"-"} and _looks_like_range(groups):
         return False
-    if count <= 8:  # a local number: 555 0100, 555-0100
+    if count <= LOCAL_DIGITS:  # a local number: 555 0100, 555-0100
         shape = [len(g.digits) for g in groups]
         return shape == [3, 4] and groups[0].digits[0] in "23456789"
     return True
