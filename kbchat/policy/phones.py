@@ -65,6 +65,7 @@ _PHONE_CUE = re.compile(
     r"(?i)\b(?:phone|telephone|tel|call|mobile|mob|cell|fax|ring|dial|whatsapp|sms|text|"
     r"contact|reach|hotline|helpline|reception|telefon|handy|tél|téléphone|on-call)\b"
 )
+_LABEL = re.compile(r"\[REDACTED [^\]]{1,40}\]")
 _CURRENCY = frozenset("£$€¥₹₩₽¢")
 MIN_DIGITS = 7  # a local number without its area code: 555 0100
 LOCAL_DIGITS = 8  # up to this many digits, only a local number's shape counts
@@ -197,8 +198,10 @@ def _is_phone(groups: list[_Group], plus: bool, before: str, denied: bool) -> bo
     if not plus and denied:  # "order number …", "ISBN …", "version …"
         return False
     seps = {g.sep for g in groups[1:]}
-    if len(groups) == 1:  # no separators: only with a '+' or a word saying it is a phone
-        return count >= 9 and (plus or bool(_PHONE_CUE.search(before)))
+    if len(groups) == 1:  # no separators: a '+', a national trunk '0' or a word saying so
+        national = digits[0] == "0" and digits[1] != "0" and 10 <= count <= 11
+        cue = _PHONE_CUE.search(_LABEL.sub(" ", before)) is not None  # not "[REDACTED PHONE]"
+        return count >= 9 and (plus or national or cue)
     if plus:
         return count >= 8
     if any(g.bracketed for g in groups):

@@ -68,6 +68,18 @@ def test_normalised_text_maps_back_to_the_original() -> None:
     assert normalise("plain ascii").text == "plain ascii"
 
 
+def test_redaction_is_stable_in_any_context() -> None:
+    # The gate's last check runs on the assembled prompt: a replacement must not make its
+    # neighbours look like values ("[REDACTED PHONE], the night line 01134960125").
+    redactor = Redactor(ALL)
+    text = "Call 0113 496 0123, the night line 01134960125 or order 10023456789."
+    once = redactor.redact(text).text
+    assert once == "Call [REDACTED PHONE], the night line [REDACTED PHONE] or order 10023456789."
+    assert not redactor.findings(once)
+    joined = "\n".join(redactor.redact(case["text"]).text for case in CASES)
+    assert not redactor.findings(joined)
+
+
 def test_already_redacted_text_has_no_findings() -> None:
     redactor = Redactor(ALL)
     for case in POSITIVE:
