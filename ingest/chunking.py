@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from ingest.keyblocks import key_blocks
 from ingest.loaders import LoadedDocument
 from vectorstore.records import ChunkRecord, MetadataValue
 
@@ -58,6 +59,22 @@ def clean_text(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
+def _pieces(splitter: RecursiveCharacterTextSplitter, text: str) -> list[str]:
+    """The section's pieces; a private key block is one piece, whole, however long it is.
+
+    A key cut in two matches no redaction pattern, so the block is never split: the text
+    around it is split as usual and the block becomes a chunk of its own.
+    """
+    pieces: list[str] = []
+    last = 0
+    for start, end in key_blocks(text):
+        pieces.extend(splitter.split_text(text[last:start]))
+        pieces.append(text[start:end].strip())
+        last = end
+    pieces.extend(splitter.split_text(text[last:]))
+    return pieces
+
+
 def chunk_document(
     document: LoadedDocument,
     *,
@@ -89,7 +106,7 @@ def chunk_document(
     records: list[ChunkRecord] = []
     for section in document.sections:
         heading = " > ".join(h for h in section.heading_path if h)
-        for piece in splitter.split_text(clean_text(section.text)):
+        for piece in _pieces(splitter, clean_text(section.text)):
             if not piece.strip():
                 continue
             position = len(records)

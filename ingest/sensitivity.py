@@ -6,6 +6,8 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
+from ingest.confusables import skeleton
+
 LABELS = ("public", "internal", "confidential")  # from least to most strict
 
 
@@ -39,8 +41,13 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
 
 
 def matches_any(source: str, patterns: Sequence[str]) -> bool:
-    """Whether a corpus-relative POSIX path matches any of the glob patterns."""
-    return any(_glob_regex(p).match(source) for p in patterns if p.strip())
+    """Whether a corpus-relative POSIX path matches any of the glob patterns.
+
+    Both sides are compared as skeletons (`ingest.confusables`): a folder named with a
+    look-alike letter (``hr/privаte``, Cyrillic ``а``) or a full-width one still matches.
+    """
+    folded = skeleton(source)
+    return any(_glob_regex(skeleton(p)).match(folded) for p in patterns if p.strip())
 
 
 def strictest(labels: Sequence[str]) -> str:

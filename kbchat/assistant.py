@@ -27,6 +27,7 @@ def private_answerer(settings: Settings) -> tuple[Answerer, ResolvedModel | None
         min_relevance=settings.retrieval.min_relevance,
         max_answer_tokens=settings.local.max_answer_tokens,
         temperature=settings.local.temperature,
+        max_question_chars=settings.retrieval.max_question_chars,
         fallback=bool(resolved and resolved.fallback),
         notice=resolved.notice if resolved else None,
     )

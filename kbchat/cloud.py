@@ -35,6 +35,7 @@ def cloud_answerer(settings: Settings) -> Answerer:
         min_relevance=settings.retrieval.min_relevance,
         max_answer_tokens=settings.local.max_answer_tokens,
         temperature=settings.local.temperature,
+        max_question_chars=settings.retrieval.max_question_chars,
     )
 
 

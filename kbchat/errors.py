@@ -24,3 +24,14 @@ class ModelError(KbchatError):
 
 class CloudNotAllowedError(KbchatError):
     """The policy gate refuses the cloud model for this request."""
+
+
+class QuestionTooLongError(KbchatError):
+    """A question is longer than the configured limit (``KBCHAT_MAX_QUESTION_CHARS``)."""
+
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(
+            f"The question is {length:,} characters long; questions may have at most "
+            f"{limit:,} (KBCHAT_MAX_QUESTION_CHARS). Shorten it, or ask an admin to raise the "
+            "limit."
+        )

@@ -128,6 +128,13 @@ class RetrievalSettings(_Section):
         description="Below this cosine similarity of the best passage a question is taken as "
         "not covered by the documents and no model is called (tuned for all-MiniLM-L6-v2).",
     )
+    max_question_chars: int = Field(
+        4000,
+        ge=100,
+        le=1_000_000,
+        description="Longest question accepted, in characters (chat, compare, CLI, eval); a "
+        "longer one is refused with a message before any search or model call.",
+    )
 
 
 class LocalModelSettings(_Section):

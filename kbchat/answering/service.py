@@ -11,7 +11,7 @@ from kbchat.answering.budget import fit_prompt
 from kbchat.answering.citations import Citation, map_citations
 from kbchat.answering.followup import FollowupStrategy, search_with_history
 from kbchat.answering.prompt import SYSTEM_PROMPT, Passage
-from kbchat.errors import IndexEmptyError, KbchatError
+from kbchat.errors import IndexEmptyError, KbchatError, QuestionTooLongError
 from kbchat.llm.base import ChatBackend, ChatMessage, ChatStream, GenerationStats, OnWait
 from kbchat.quality import groundedness
 from vectorstore.chroma_store import ChromaStoreError
@@ -184,6 +184,8 @@ class Answerer:
         fallback: whether the model is a stand-in for the configured one.
         notice: what to tell the user about the model (e.g. the fallback), if anything.
         followup: retrieval strategy for follow-up questions.
+        max_question_chars: longest question accepted (``None``: no limit); a longer one is
+            refused before any search or model call.
     """
 
     def __init__(
@@ -199,6 +201,7 @@ class Answerer:
         fallback: bool = False,
         notice: str | None = None,
         followup: FollowupStrategy = "fused",
+        max_question_chars: int | None = None,
     ) -> None:
         self.index = index
         self.backend = backend
@@ -210,6 +213,17 @@ class Answerer:
         self.fallback = fallback
         self.notice = notice
         self.followup = followup
+        self.max_question_chars = max_question_chars
+
+    def check_question(self, question: str) -> None:
+        """Refuse a question longer than the limit.
+
+        Raises:
+            QuestionTooLongError: the question is over ``max_question_chars``.
+        """
+        limit = self.max_question_chars
+        if limit is not None and len(question) > limit:
+            raise QuestionTooLongError(len(question), limit)
 
     def retrieve(
         self, question: str, history: Sequence[Turn] = (), *, filters: Filters | None = None
@@ -217,9 +231,11 @@ class Answerer:
         """Find the passages for a question (taking earlier questions into account).
 
         Raises:
+            QuestionTooLongError: the question is longer than ``max_question_chars``.
             IndexEmptyError: nothing has been ingested yet.
             KbchatError: the index or the embedding model cannot be used.
         """
+        self.check_question(question)
         started = time.perf_counter()
         try:
             if self.index.count() == 0:
@@ -279,9 +295,11 @@ class Answerer:
             on_finish: called once with the finished answer (and the error, if it failed).
 
         Raises:
+            QuestionTooLongError: the question is longer than ``max_question_chars``.
             ModelError: the model cannot be loaded or refuses the request.
             KbchatError: the question alone does not fit the model's context.
         """
+        self.check_question(retrieval.question)
         answer = Answer(
             backend=self.label,
             model=self.backend.model_name,

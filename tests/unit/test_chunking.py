@@ -71,3 +71,30 @@ def test_clean_text_collapses_spaces_and_blank_lines() -> None:
 
 def test_empty_sections_make_no_chunks() -> None:
     assert _chunks(_doc(Section("   \n  ", ()))) == []
+
+
+def _key_block(size: int) -> str:
+    line = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj"
+    body = "\n".join([line] * (size // (len(line) + 1)))
+    return f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----"
+
+
+def test_a_private_key_block_is_never_split() -> None:
+    key = _key_block(4096)
+    assert len(key) > 4000
+    text = "Rotate the deploy key yearly. " * 20 + "\n\n" + key + "\n\n" + "Then tell IT. " * 40
+    records = _chunks(_doc(Section(text, ("Keys",))), size=300, overlap=30)
+    holding = [r for r in records if "PRIVATE KEY" in r.text]
+    assert len(holding) == 1, "the block is one chunk"
+    assert holding[0].text == key
+    assert len(records) > 3, "the text around it is still split as usual"
+    assert all(len(r.text) <= 300 for r in records if r is not holding[0])
+
+
+def test_a_pgp_block_and_an_unterminated_key_stay_whole() -> None:
+    pgp = _key_block(2000).replace("RSA PRIVATE KEY", "PGP PRIVATE KEY BLOCK")
+    unterminated = _key_block(1500).rsplit("\n", 1)[0]  # the END line is missing
+    text = f"Intro.\n\n{pgp}\n\nMiddle.\n\n{unterminated}\n\nOutro text."
+    records = _chunks(_doc(Section(text, ())), size=200, overlap=20)
+    assert [r.text for r in records if "BEGIN" in r.text] == [pgp, unterminated]
+    assert not [r for r in records if "MIIE" in r.text and "BEGIN" not in r.text]

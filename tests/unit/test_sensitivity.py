@@ -20,6 +20,15 @@ pytestmark = pytest.mark.unit
         ("a/c.md", ["a/*.md"], True),
         ("HR/Private/x.md", ["hr/private/**"], True),
         ("anything.md", ["", "  "], False),
+        ("hr/priv\u0430te/x.md", ["hr/private/**"], True),  # Cyrillic а
+        ("hr/\u0440riv\u0430te/x.md", ["hr/private/**"], True),  # Cyrillic р and а
+        ("hr/pr\u03b9vate/x.md", ["hr/private/**"], True),  # Greek ι
+        ("hr/ｐｒｉｖａｔｅ/x.md", ["hr/private/**"], True),  # full-width
+        ("hr/pri\u200bvate/x.md", ["hr/private/**"], True),  # zero-width space
+        ("hr/privàte/x.md", ["hr/private/**"], True),  # a combining accent
+        ("HR/PRIV\u0410TE/x.md", ["hr/private/**"], True),  # Cyrillic А, upper case
+        ("hr/private/x.md", ["hr/priv\u0430te/**"], True),  # a look-alike in the rule
+        ("hr/privat\u0435er.md", ["hr/private/**"], False),
     ],
 )
 def test_path_patterns(source: str, patterns: list[str], expected: bool) -> None:
