@@ -33,13 +33,24 @@ HISTORY_EXCHANGES = 3
 class Turn:
     """One earlier exchange of the conversation.
 
-    ``used_confidential`` marks an answer drawn from confidential passages: such a turn is
-    never sent to the cloud model.
+    The conversation's taint rule (see `kbchat.conversation`): once an exchange has drawn on
+    a confidential passage, it and every later exchange are *tainted*, and the cloud policy
+    gate sends none of them to the cloud, so nothing derived from that passage (a private
+    answer repeating it, a follow-up answered with it in view) leaves the company.
+
+    Attributes:
+        question: what was asked.
+        answer: the answer the conversation went on from.
+        used_confidential: this exchange, or an earlier one of its conversation, drew on a
+            confidential passage (the taint); the gate also carries it on to later turns.
+        passages: every passage a model was given for this exchange, so that the gate can
+            judge them again by the labels in force when the next question is asked.
     """
 
     question: str
     answer: str
     used_confidential: bool = False
+    passages: tuple[Passage, ...] = ()
 
 
 @dataclass(frozen=True)
