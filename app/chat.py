@@ -21,7 +21,8 @@ from app.gate_view import render_gate
 from app.render import answer_markdown, label_markdown
 from app.side_by_side import render_comparison
 from kbchat.answering.service import Retrieval, Turn
-from kbchat.errors import IndexEmptyError, KbchatError
+from kbchat.conversation import retrieve
+from kbchat.errors import KbchatError
 from kbchat.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -117,10 +118,8 @@ def _render_details(turn: ChatTurn) -> None:
 def _answer(turn: ChatTurn, earlier: list[Turn], config: Settings) -> None:
     """Retrieve once, then stream the chosen model's answer (or both) into the page."""
     answerer = services.answerer(config)
-    if answerer.index.count() == 0:
-        raise IndexEmptyError()
     with st.spinner("Searching the documents…"):
-        retrieval = answerer.retrieve(turn.question, earlier)
+        retrieval = retrieve(answerer, turn.question, earlier)
     turn.retrieval_s = retrieval.seconds
     ANSWERING[turn.choice](turn, retrieval, earlier, config)
 
@@ -128,7 +127,7 @@ def _answer(turn: ChatTurn, earlier: list[Turn], config: Settings) -> None:
 def _ask(question: str, choice: Choice, config: Settings) -> None:
     """Answer a new question below the conversation, then keep it in the conversation."""
     turns = conversation.turns()
-    earlier = conversation.history(turns, lambda a: services.used_confidential(a, config))
+    earlier = conversation.history(turns, config)
     turn = ChatTurn(question, choice=choice)
     turns.append(turn)
     with st.chat_message("user"):

@@ -2,8 +2,9 @@
 
 Each function streams into the current assistant message and fills in the `ChatTurn`; the
 retrieval is done once by the caller and shared. ChatGPT is only ever asked through
-`kbchat.cloud.start_cloud_answer` (directly, or inside `kbchat.compare.CompareRun`), which puts
-the question through the policy gate and the audit log.
+`kbchat.cloud.start_cloud_answer` (by `kbchat.conversation.start_cloud`, or inside
+`kbchat.compare.CompareRun`), which puts the question through the policy gate and the audit
+log; the conversation's history and taint come from `kbchat.conversation`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from app.side_by_side import (
     waiting_notice,
 )
 from kbchat.answering.service import Answer, AnswerStream, Retrieval, Turn
-from kbchat.cloud import start_cloud_answer
+from kbchat.conversation import carried_answer, start_cloud, start_private
 from kbchat.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def answer_private(
     def on_wait(ahead: int) -> None:
         status.info(waiting_notice(ahead), icon=WAIT_ICON)
 
-    stream = answerer.stream(retrieval, earlier, on_wait=on_wait)
+    stream = start_private(turn, answerer, retrieval, earlier, on_wait=on_wait)
     turn.answer = _write(stream, status)
     _record(turn, config, retrieval)
 
@@ -93,7 +94,8 @@ def answer_cloud(
 ) -> None:
     """ChatGPT answers what the gate lets through; withheld passages and redactions are shown
     first. A refusal is kept in ``turn.refused``."""
-    request = start_cloud_answer(
+    request = start_cloud(
+        turn,
         config,
         retrieval,
         earlier,
@@ -124,7 +126,4 @@ def answer_both(
         stream_private(retrieval, earlier, config, shown)
     else:
         stream_both(retrieval, earlier, config, shown)
-    for answer in (shown.comparison.private, shown.comparison.cloud):
-        if answer is not None and answer.answered_by_model and not answer.error:
-            turn.answer = answer
-            return
+    turn.answer = carried_answer(shown.comparison)

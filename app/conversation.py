@@ -3,42 +3,47 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
 import streamlit as st
 
 from app.comparisons import ShownComparison
 from kbchat.answering.service import Answer, Turn
-from kbchat.policy.gate import GateDecision
+from kbchat.conversation import Choice, Exchange
+from kbchat.conversation import history as core_history
+from kbchat.policy.gate import CloudGate, GateDecision
+from kbchat.settings import Settings
 
-Choice = Literal["private", "cloud", "both"]
+__all__ = ["ChatTurn", "Choice", "clear", "history", "session_id", "turns"]
 
 _TURNS = "kbchat_turns"
 _SESSION = "kbchat_session_id"
 
 
 @dataclass
-class ChatTurn:
-    """A question and what came back: an answer, or an error message for the user."""
+class ChatTurn(Exchange):
+    """A question and what came back, as the page shows it (the core `Exchange`, plus what
+    only the page needs)."""
 
-    question: str
-    answer: Answer | None = None
-    error: str | None = None
     retrieval_s: float | None = None
     answer_id: int | None = None
     """Row of the answer in the ledger (thumbs are stored against it); None if not recorded."""
     uid: str = field(default_factory=lambda: uuid.uuid4().hex)
     """Stable id of the turn for widget keys."""
-    choice: Choice = "private"
-    """Which model(s) the user asked: the private model, ChatGPT, or both side by side."""
     decision: GateDecision | None = None
+    """What the policy gate let through to ChatGPT (ChatGPT answers only)."""
     refused: str | None = None
     """Why the policy gate did not let the question go to ChatGPT, if it did not."""
-    """What the policy gate let through to ChatGPT (ChatGPT answers only)."""
     comparison: ShownComparison | None = None
     """Both answers, side by side (``choice == "both"``); ``answer`` is then the private one."""
+
+    def given(self) -> list[Answer]:
+        """Every answer of this turn, those of its side-by-side comparison included."""
+        answers = super().given()
+        if self.comparison is not None:
+            compared = self.comparison.comparison
+            answers += [a for a in (compared.private, compared.cloud) if a is not None]
+        return answers
 
 
 def turns() -> list[ChatTurn]:
@@ -62,28 +67,12 @@ def session_id() -> str:
     return value
 
 
-def history(
-    conversation: list[ChatTurn], used_confidential: Callable[[Answer], bool] | None = None
-) -> list[Turn]:
-    """Earlier exchanges for a follow-up question: those the model actually answered.
-
-    Each turn says whether its answer drew on a confidential passage, and names the documents
-    it drew on, so that the policy gate keeps it from the cloud when one of them is
-    confidential at the time of the new question.
+def history(conversation: list[ChatTurn], config: Settings) -> list[Turn]:
+    """Earlier exchanges for a follow-up question, with the conversation's taint (see
+    `kbchat.conversation`): the policy gate keeps tainted ones from the cloud.
 
     Args:
         conversation: the turns so far.
-        used_confidential: decides that for an answer (default: the answer's own labels);
-            pass one that also applies the current path rules.
+        config: effective settings (their path rules judge the passages as they are now).
     """
-    check = used_confidential or (lambda answer: answer.used_confidential)
-    return [
-        Turn(
-            turn.question,
-            turn.answer.text,
-            used_confidential=check(turn.answer),
-            sources=turn.answer.sources,
-        )
-        for turn in conversation
-        if turn.answer is not None and turn.answer.answered_by_model and turn.error is None
-    ]
+    return core_history(conversation, CloudGate(config))

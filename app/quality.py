@@ -1,8 +1,9 @@
 """The Quality page: what the ledger says about the two models.
 
 Win rates (overall, over time, by topic) from the Compare page's judgements; groundedness and
-latency distributions per model and thumbs from the chat, from the recorded answers; CSV
-export of both. ``app/views/quality.py`` calls `render_page`.
+latency distributions per model and thumbs from the chat, from the recorded answers, for
+everyone; CSV export of every judgement and answer only for a signed-in admin.
+``app/views/quality.py`` calls `render_page`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import streamlit as st
 
 from app import quality_data as data
 from app import services
+from app.admin.common import admin_settings
+from app.admin.signin import render_sign_in, signed_in
 from kbchat.csv_export import to_csv
 from kbchat.quality_report import overall, win_rates
 
@@ -31,6 +34,15 @@ NO_ANSWERS = "No answers recorded yet: ask a question on the Chat or the Compare
 NO_THUMBS = "No thumbs yet: rate answers with the thumbs under them on the Chat page."
 UNREADABLE = "The quality ledger cannot be read; the details are logged."
 LEGEND = alt.Legend(orient="bottom", labelLimit=400)  # model names are long
+ADMIN_ONLY = (
+    "The judgements and answers exports hold every user's questions, answers and comments "
+    "(answers may repeat confidential documents), so only a signed-in admin can download "
+    "them: sign in below or on the Admin page."
+)
+ADMIN_EXPORTS = (
+    "Signed in as admin: these exports hold every user's questions, answers and comments; "
+    "keep them inside the company."
+)
 
 
 def _percent(value: float) -> str:
@@ -146,23 +158,37 @@ def _thumbs(answers: Sequence[Mapping[str, Any]]) -> None:
         st.dataframe(table, hide_index=True)
 
 
+def _download(column: Any, rows: Any, name: str, label: str) -> None:
+    column.download_button(
+        label,
+        data=to_csv(rows),
+        file_name=f"kbchat-{name}.csv",
+        mime="text/csv",
+        key=f"export-{name}",
+        on_click="ignore",
+        icon=":material/download:",
+        disabled=not rows,
+    )
+
+
 def _exports(judgements: Sequence[Mapping[str, Any]], answers: Sequence[Mapping[str, Any]]) -> None:
+    """Aggregate figures for everyone; every user's questions, answers and comments (the
+    per-row exports) only for a signed-in admin: answers may repeat confidential documents."""
     st.subheader("Export")
+    config = admin_settings()
+    if not signed_in(config):
+        left, _right = st.columns(2)
+        topics = data.win_rate_table(win_rates(judgements, by="topic"), "Topic")
+        rows = topics.to_dict("records") if judgements else []
+        _download(left, rows, "win-rates-by-topic", "Win rates by topic (CSV)")
+        st.caption(ADMIN_ONLY)
+        with st.expander("Admin sign-in", icon=":material/lock:"):
+            render_sign_in(config)
+        return
     left, right = st.columns(2)
-    for column, rows, name, what in (
-        (left, judgements, "judgements", "Judgements"),
-        (right, answers, "answers", "Answers"),
-    ):
-        column.download_button(
-            f"{what} (CSV)",
-            data=to_csv(rows),
-            file_name=f"kbchat-{name}.csv",
-            mime="text/csv",
-            key=f"export-{name}",
-            on_click="ignore",
-            icon=":material/download:",
-            disabled=not rows,
-        )
+    _download(left, judgements, "judgements", "Judgements (CSV)")
+    _download(right, answers, "answers", "Answers (CSV)")
+    st.caption(ADMIN_EXPORTS)
 
 
 def render_page() -> None:

@@ -140,10 +140,7 @@ def used_confidential(answer: Answer, config: Settings) -> bool:
         answer: the answer.
         config: effective settings (see `effective`).
     """
-    if answer.used_confidential:
-        return True
-    gate = CloudGate(config)
-    return any(gate.is_confidential(p) for p in answer.passages)
+    return answer.used_confidential or CloudGate(config).any_confidential(answer.passages)
 
 
 def label_in_force(source: str) -> str:

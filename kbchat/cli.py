@@ -282,6 +282,13 @@ def ask(settings: Settings, question: str, which: str, as_json: bool) -> None:
 def _ask_json(
     retrieval: Any, answers: list[Any], decision: Any | None = None, **extra: Any
 ) -> None:
+    _emit_json(_ask_payload(retrieval, answers, decision, **extra))
+
+
+def _ask_payload(
+    retrieval: Any, answers: list[Any], decision: Any | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The object ``kbchat ask --json`` prints (``kbchat chat --json`` prints one per answer)."""
     from kbchat.knowledge import passage_dict
 
     payload: dict[str, Any] = {
@@ -293,8 +300,10 @@ def _ask_json(
     # What the cloud policy gate kept back and redacted (nothing when only the private model ran).
     payload["withheld"] = [w.to_dict() for w in decision.withheld] if decision else []
     payload["redactions"] = dict(decision.redactions) if decision else {}
+    # Earlier exchanges kept from the cloud (the conversation's taint; only in kbchat chat).
+    payload["history_withheld"] = decision.history_withheld if decision else 0
     payload.update(extra)
-    _emit_json(payload)
+    return payload
 
 
 def _print_sources(answer: Any) -> None:
@@ -328,6 +337,12 @@ def _print_withheld(decision: Any) -> None:
     if decision.redactions:
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(decision.redactions.items()))
         click.echo(f"Redacted before sending: {counts}", err=True)
+    if decision.history_withheld:
+        click.echo(
+            f"Withheld from the cloud: {decision.history_withheld} earlier exchange(s) of this "
+            "conversation (it drew on a confidential passage).",
+            err=True,
+        )
 
 
 def _ask_private(answerer: Any, retrieval: Any, as_json: bool) -> None:
@@ -373,18 +388,30 @@ def _ask_cloud(settings: Settings, retrieval: Any, as_json: bool) -> None:
 
 
 def _ask_both(settings: Settings, answerer: Any, retrieval: Any, as_json: bool) -> None:
-    from kbchat.answering.service import Answer
     from kbchat.compare import CompareRun
 
     run = CompareRun(settings, retrieval, [], answerer)
     result = run.run()
-    answers = [result.private or Answer("private", answerer.backend.model_name)]
+    answers = _compared_answers(result, answerer.backend.model_name, settings.cloud.cloud_model)
+    _print_both(result, answers, answerer.notice, as_json)
+
+
+def _compared_answers(result: Any, private_model: str, cloud_model: str) -> list[Any]:
+    """Both answers of a comparison, each with its error (or the gate's refusal) on it."""
+    from kbchat.answering.service import Answer
+
+    answers = [result.private or Answer("private", private_model)]
     answers[0].error = answers[0].error or result.errors.get("private")
-    cloud = result.cloud or Answer("cloud", settings.cloud.cloud_model)
+    cloud = result.cloud or Answer("cloud", cloud_model)
     cloud.error = cloud.error or result.errors.get("cloud")
     if result.cloud is None and result.decision is not None and result.decision.reason:
         cloud.error = result.decision.reason
     answers.append(cloud)
+    return answers
+
+
+def _print_both(result: Any, answers: list[Any], notice: str | None, as_json: bool) -> None:
+    retrieval = result.retrieval
     if as_json:
         _ask_json(
             retrieval,
@@ -394,8 +421,8 @@ def _ask_both(settings: Settings, answerer: Any, retrieval: Any, as_json: bool) 
             wall_s=round(result.wall_s, 3),
         )
         return
-    if answerer.notice:
-        click.echo(f"Note: {answerer.notice}", err=True)
+    if notice:
+        click.echo(f"Note: {notice}", err=True)
     if result.decision is not None:
         _print_withheld(result.decision)
     for answer in answers:
@@ -647,6 +674,10 @@ from kbchat.admin.cli import settings_group  # noqa: E402
 main.add_command(admin_group)
 main.add_command(docs_group)
 main.add_command(settings_group)
+
+from kbchat.chat_cli import chat as chat_command  # noqa: E402 - registered after main exists
+
+main.add_command(chat_command)
 
 
 def run(argv: list[str] | None = None, *, standalone: bool = True) -> Callable[..., Any] | Any:

@@ -33,16 +33,26 @@ HISTORY_EXCHANGES = 3
 class Turn:
     """One earlier exchange of the conversation.
 
-    ``used_confidential`` marks an answer drawn from confidential passages, ``sources`` names
-    the documents its passages came from: the cloud gate checks their labels again at every
-    request (a document relabelled confidential after the answer counts), and such a turn is
-    never sent to the cloud model.
+    The conversation's taint rule (see `kbchat.conversation`): once an exchange has drawn on
+    a confidential passage, it and every later exchange are *tainted*, and the cloud policy
+    gate sends none of them to the cloud, so nothing derived from that passage (a private
+    answer repeating it, a follow-up answered with it in view) leaves the company.
+
+    Attributes:
+        question: what was asked.
+        answer: the answer the conversation went on from.
+        used_confidential: this exchange, or an earlier one of its conversation, drew on a
+            confidential passage (the taint); the gate also carries it on to later turns.
+        passages: every passage a model was given for this exchange, so that the gate can
+            judge them again by the labels in force when the next question is asked.
+        sources: the documents the answer drew on (checked again by their current label).
     """
 
     question: str
     answer: str
     used_confidential: bool = False
     sources: tuple[str, ...] = ()
+    passages: tuple[Passage, ...] = ()
 
 
 @dataclass(frozen=True)

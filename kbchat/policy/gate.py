@@ -7,23 +7,28 @@ Guarantees, for every request to the cloud:
   determined; `kbchat.policy.labels`), nor a passage indexed as confidential, nor an earlier
   answer that drew on such a document (its sources are checked again at each request); the
   user is told what was withheld;
+- conversation taint: once an exchange of the conversation has drawn on a confidential
+  passage, neither it nor any later exchange is sent as history (see `kbchat.conversation`
+  for why the taint passes on rather than stopping at the exchange that used the passage);
 - configured redactions are applied to everything sent (question, passages, history);
-- the fully assembled prompt is checked once more just before it is sent: a withheld
-  passage's text or an unredacted value there stops the request.
+- the fully assembled prompt is checked once more just before it is sent: any run of
+  `kbchat.policy.overlap.SHINGLE_WORDS` words of a withheld passage (anywhere in it, after
+  normalisation), or an unredacted value, stops the request.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from kbchat.answering.prompt import Passage
+from kbchat.answering.prompt import SYSTEM_PROMPT, Passage, build_messages
 from kbchat.answering.service import Retrieval, Turn
 from kbchat.errors import CloudNotAllowedError
 from kbchat.llm.base import ChatMessage
 from kbchat.overrides import effective_settings
 from kbchat.policy.labels import CurrentLabels
+from kbchat.policy.overlap import Shingles
 from kbchat.policy.redaction import Redactor
 from kbchat.settings import Settings
 from vectorstore.records import SearchHit
@@ -53,10 +58,13 @@ class GateDecision:
         allowed: whether the cloud may be called at all.
         reason: why not, when not allowed (for the user and the audit log).
         retrieval: the question and passages to send, redacted (passage numbers unchanged).
-        history: earlier exchanges to send, redacted; turns that used confidential passages
-            are left out.
+        history: earlier exchanges to send, redacted; tainted turns (see `Turn`) and turns
+            repeating withheld text are left out.
         withheld: passages kept back, with reasons.
         redactions: how many values of each kind were redacted.
+        history_withheld: how many earlier exchanges were kept back.
+        withheld_texts: the confidential text this request must not carry (the withheld
+            passages and the confidential passages of earlier exchanges).
     """
 
     allowed: bool
@@ -65,12 +73,31 @@ class GateDecision:
     history: list[Turn] = field(default_factory=list)
     withheld: list[Withheld] = field(default_factory=list)
     redactions: Counter[str] = field(default_factory=Counter)
+    history_withheld: int = 0
     withheld_texts: list[str] = field(default_factory=list, repr=False)
+    _shingles: Shingles | None = field(default=None, repr=False)
+
+    @property
+    def shingles(self) -> Shingles:
+        """The word runs of `withheld_texts` (built once), for the last check."""
+        if self._shingles is None:
+            self._shingles = withheld_shingles(self.withheld_texts)
+        return self._shingles
 
     @property
     def sent_ids(self) -> list[str]:
         """Chunk ids of the passages that go to the cloud."""
         return [p.hit.chunk_id for p in self.retrieval.passages] if self.retrieval else []
+
+
+REPEATS_CONFIDENTIAL = "repeats a confidential passage"
+
+
+def withheld_shingles(texts: Iterable[str]) -> Shingles:
+    """Word runs of confidential text, minus those of the fixed instructions every prompt
+    carries (a passage quoting them must not stop every request)."""
+    template = "\n".join(m.content for m in build_messages("", []))
+    return Shingles(texts, ignore=[SYSTEM_PROMPT, template])
 
 
 class CloudGate:
@@ -123,6 +150,22 @@ class CloudGate:
         at every request, so a relabel after the answer counts) or was marked so."""
         return turn.used_confidential or any(self.labels.is_confidential(s) for s in turn.sources)
 
+    def any_confidential(self, passages: Iterable[Passage]) -> bool:
+        """Whether any of these passages must stay in the company (by the current rules)."""
+        return any(self.is_confidential(p) for p in passages)
+
+    def taint(self, history: Sequence[Turn]) -> list[bool]:
+        """For each turn, oldest first: whether it is tainted, i.e. it or an earlier turn
+        drew on a confidential passage (by its mark, or its passages judged now)."""
+        tainted = False
+        marks = []
+        for turn in history:
+            tainted = (
+                tainted or self.turn_is_confidential(turn) or self.any_confidential(turn.passages)
+            )
+            marks.append(tainted)
+        return marks
+
     def review(self, retrieval: Retrieval, history: Sequence[Turn] = ()) -> GateDecision:
         """Decide what of this question, its passages and the conversation may be sent."""
         unavailable = self.availability()
@@ -135,11 +178,20 @@ class CloudGate:
             counts.update(result.counts)
             return result.text
 
+        withheld = [
+            Withheld(p, "confidential") for p in retrieval.passages if self.is_confidential(p)
+        ]
+        earlier_confidential = [
+            p.hit.text for turn in history for p in turn.passages if self.is_confidential(p)
+        ]
+        withheld_texts = [w.passage.hit.text for w in withheld] + earlier_confidential
+        shingles = withheld_shingles(withheld_texts)
         kept: list[Passage] = []
-        withheld: list[Withheld] = []
         for passage in retrieval.passages:
             if self.is_confidential(passage):
-                withheld.append(Withheld(passage, "confidential"))
+                continue
+            if shingles.found_in(passage.hit.text):
+                withheld.append(Withheld(passage, REPEATS_CONFIDENTIAL))
                 continue
             meta = dict(passage.hit.metadata)
             if meta.get("section"):
@@ -154,10 +206,11 @@ class CloudGate:
                 passage.hit.dense_score,
             )
             kept.append(Passage(passage.n, hit))
+        withheld.sort(key=lambda w: w.passage.n)
         turns = [
             Turn(clean(turn.question), clean(turn.answer))
-            for turn in history
-            if not self.turn_is_confidential(turn)
+            for turn, tainted in zip(history, self.taint(history), strict=True)
+            if not tainted and not shingles.found_in(f"{turn.question}\n{turn.answer}")
         ]
         question = clean(retrieval.question)
         decision = GateDecision(
@@ -167,7 +220,9 @@ class CloudGate:
             history=turns,
             withheld=withheld,
             redactions=counts,
-            withheld_texts=[w.passage.hit.text for w in withheld],
+            history_withheld=len(history) - len(turns),
+            withheld_texts=withheld_texts,
+            _shingles=shingles,
         )
         if retrieval.passages and not kept:
             decision.reason = (
@@ -183,12 +238,10 @@ class CloudGate:
             CloudNotAllowedError: the prompt holds withheld text or an unredacted value.
         """
         sent = "\n".join(m.content for m in messages)
-        for text in decision.withheld_texts:
-            probe = text.strip()[:200]
-            if probe and probe in sent:
-                raise CloudNotAllowedError(
-                    "The cloud request was stopped: it contained a confidential passage."
-                )
+        if decision.shingles.found_in(sent):
+            raise CloudNotAllowedError(
+                "The cloud request was stopped: it contained text of a confidential passage."
+            )
         leftovers = self.redactor.findings(sent)
         if leftovers:
             kinds = ", ".join(sorted(leftovers))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from app.quality import NO_ANSWERS, NO_JUDGEMENTS
+from kbchat.admin import auth
+from kbchat.admin.auth import hash_password
 from kbchat.answering.prompt import Passage
 from kbchat.answering.service import Answer, Retrieval
 from kbchat.compare import Comparison
@@ -27,17 +30,23 @@ pytestmark = pytest.mark.integration
 APP = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
 TIMEOUT_S = 60
 CHARTS = "vega_lite_chart"
+PASSWORD = "a long admin password"
+ANSWER_TEXT = "=HYPERLINK(1)"  # what every seeded answer says
 
 
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """An empty index folder (the ledger lives there); the app points at it."""
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """An empty index folder (the ledger lives there); the app points at it, with an admin
+    password."""
     config = make_settings(tmp_path)
     config.paths.corpus_dir.mkdir(parents=True)
+    monkeypatch.setenv("KBCHAT_ADMIN_PASSWORD_HASH", hash_password(PASSWORD, n=2**10))
+    auth.THROTTLE.succeeded()
     monkeypatch.setenv("KBCHAT_INDEX_DIR", str(config.paths.index_dir))
     monkeypatch.setenv("KBCHAT_CORPUS_DIR", str(config.paths.corpus_dir))
     monkeypatch.setenv("KBCHAT_MODELS_DIR", str(config.local.models_dir))
-    return config
+    yield config
+    auth.THROTTLE.succeeded()
 
 
 @pytest.fixture
@@ -99,8 +108,20 @@ def _open() -> AppTest:
     return at
 
 
+def _signed_in(at: AppTest) -> AppTest:
+    at.text_input(key="admin-password").set_value(PASSWORD)
+    [button] = [b for b in at.button if b.label == "Sign in"]
+    button.click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _labels(at: AppTest) -> list[str]:
+    return [b.label for b in at.get("download_button")]
+
+
 def _csv(data: bytes) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
 
 
 def test_empty_ledger_says_where_the_figures_come_from(
@@ -111,6 +132,7 @@ def test_empty_ledger_says_where_the_figures_come_from(
     assert NO_JUDGEMENTS in infos and NO_ANSWERS in infos
     assert NO_JUDGEMENTS.startswith("No judgements yet: use the Compare page")
     assert not at.get(CHARTS) and not at.main.metric
+    at = _signed_in(at)
     buttons = at.get("download_button")
     assert [b.label for b in buttons] == ["Judgements (CSV)", "Answers (CSV)"]
     assert all(b.proto.disabled for b in buttons)
@@ -120,7 +142,7 @@ def test_rates_charts_thumbs_and_csv_exports(
     settings: Settings, downloads: dict[str, bytes]
 ) -> None:
     _seed(ledger_for(settings))
-    at = _open()
+    at = _signed_in(_open())
     metrics = {m.label: m.value for m in at.main.metric}
     assert metrics["Judged"] == "3"
     assert metrics["Private better"] == "33%" and metrics["ChatGPT better"] == "33%"

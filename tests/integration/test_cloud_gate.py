@@ -166,11 +166,11 @@ def test_history_from_confidential_answers_stays_private(
 ) -> None:
     settings = cloud_settings(sample_settings, tmp_path, cloud_server[0])
     answerer, _ = private_answerer(settings)
-    history = [
+    history = [  # the clean turn comes first: the taint passes on to every later turn
+        Turn("How many days of annual leave?", "27 days [1]."),
         Turn(
             "What is the L4 band in Leeds?", "It is 62,000 to 83,000 [1].", used_confidential=True
         ),
-        Turn("How many days of annual leave?", "27 days [1]."),
     ]
     retrieval = answerer.retrieve("And how many can I carry over?", history)
     request = start_cloud_answer(settings, retrieval, history, audit=AuditLog(tmp_path / "a.db"))

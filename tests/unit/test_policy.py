@@ -106,14 +106,17 @@ def test_gate_withholds_confidential_and_redacts_the_rest(tmp_path: Path) -> Non
         0.0,
     )  # fmt: skip
     gate = _gate(tmp_path)
-    decision = gate.review(retrieval, [Turn("q1", "a1", used_confidential=True), Turn("q2", "a2")])
+    # The taint passes on: the clean turn before the confidential one goes, nothing after it.
+    history = [Turn("q0", "a0"), Turn("q1", "a1", used_confidential=True), Turn("q2", "a2")]
+    decision = gate.review(retrieval, history)
     assert decision.allowed
     assert [w.passage.n for w in decision.withheld] == [1, 3]  # label, and the current path rule
     assert decision.retrieval is not None
     assert [p.n for p in decision.retrieval.passages] == [2]
     assert "[REDACTED EMAIL]" in decision.retrieval.passages[0].hit.text
     assert decision.retrieval.question == "Ask [REDACTED EMAIL] about bands?"
-    assert [t.question for t in decision.history] == ["q2"]
+    assert [t.question for t in decision.history] == ["q0"]
+    assert decision.history_withheld == 2
     assert decision.redactions == {"email": 2}
     assert decision.withheld[0].to_dict() == {
         "chunk_id": "id1", "source": "hr/private/salary_bands_2026.csv", "reason": "confidential",

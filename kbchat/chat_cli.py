@@ -1,0 +1,288 @@
+"""``kbchat chat``: a conversation from the command line, by the chat page's own rules.
+
+On a terminal it is an interactive chat; otherwise every line of standard input is a
+question, answered in order within one conversation. A follow-up is retrieved with the
+earlier questions and answered with the earlier exchanges as history, and the cloud model
+gets only what the policy gate lets through, the conversation's taint included: all of it
+through `kbchat.conversation`, as on the chat page. A line ``/model private|cloud|both``
+switches who answers the following questions.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from typing import Any, TextIO
+
+import click
+
+from kbchat.answering.service import Answer, Answerer, Retrieval, Turn
+from kbchat.conversation import (
+    CHOICES,
+    Choice,
+    Exchange,
+    carried_answer,
+    history,
+    retrieve,
+    start_both,
+    start_cloud,
+    start_private,
+)
+from kbchat.errors import IndexEmptyError, KbchatError
+from kbchat.policy.gate import CloudGate
+from kbchat.settings import Settings
+
+PROMPT = "you> "
+COMMANDS = "/model private|cloud|both switches who answers; /quit (or Ctrl-D) ends."
+NOT_ASKED = "The cloud model was not asked."
+
+
+class ChatSession:
+    """One conversation of ``kbchat chat``: reads lines, answers questions, prints answers.
+
+    Args:
+        settings: the settings as read (the admin's run-time changes are applied afresh for
+            every question, as the chat page does).
+        choice: who answers first.
+        as_json: print one JSON object (one line) per answer, shaped as ``kbchat ask --json``.
+    """
+
+    def __init__(self, settings: Settings, choice: Choice, *, as_json: bool) -> None:
+        from kbchat.assistant import private_answerer
+
+        self.base = settings
+        self.choice: Choice = choice
+        self.as_json = as_json
+        self.exchanges: list[Exchange] = []
+        self.private, _resolved = private_answerer(self._effective())
+        self._cloud: Answerer | None = None
+        self.session = f"kbchat chat {uuid.uuid4().hex[:12]}"
+        self.unanswered = 0
+        self.ended = False
+
+    def _effective(self) -> Settings:
+        from kbchat.overrides import effective_settings
+
+        return effective_settings(self.base)
+
+    def _cloud_answerer(self, config: Settings) -> Answerer:
+        if self._cloud is None:
+            from kbchat.cloud import cloud_answerer
+
+            self._cloud = cloud_answerer(config)
+        return self._cloud
+
+    def handle(self, line: str) -> None:
+        """One line: a command (``/model …``, ``/quit``), a question, or nothing (blank)."""
+        text = line.strip()
+        if not text:
+            return
+        if text.startswith("/"):
+            self._command(text)
+        else:
+            self.ask(text)
+
+    def _command(self, text: str) -> None:
+        name, *args = text.split()
+        if name in ("/quit", "/exit"):
+            self.ended = True
+        elif name == "/model" and len(args) == 1 and args[0] in CHOICES:
+            self.choice = args[0]
+            click.echo(f"(answering with: {self.choice})", err=True)
+        else:
+            click.echo(f"Unknown command {text!r}: {COMMANDS}", err=True)
+
+    def ask(self, question: str) -> Exchange:
+        """Answer a question as the next exchange of the conversation.
+
+        Raises:
+            IndexEmptyError: nothing has been ingested (no question can be answered).
+        """
+        config = self._effective()
+        earlier = history(self.exchanges, CloudGate(config))
+        exchange = Exchange(question, choice=self.choice)
+        self.exchanges.append(exchange)
+        retrieval: Retrieval | None = None
+        try:
+            retrieval = retrieve(self.private, question, earlier)
+            if exchange.choice == "private":
+                self._private(exchange, retrieval, earlier)
+            elif exchange.choice == "cloud":
+                self._cloud_turn(exchange, config, retrieval, earlier)
+            else:
+                self._both(exchange, config, retrieval, earlier)
+        except IndexEmptyError:
+            raise
+        except KbchatError as err:
+            exchange.error = str(err)
+            self._failed(exchange, retrieval)
+        if exchange.error is not None:
+            self.unanswered += 1
+        return exchange
+
+    def _failed(self, exchange: Exchange, retrieval: Retrieval | None) -> None:
+        if not self.as_json:
+            click.echo(f"Error: {exchange.error}", err=True)
+            return
+        label = "private" if exchange.choice == "private" else "cloud"
+        model = (
+            self.private.backend.model_name if label == "private" else self.base.cloud.cloud_model
+        )
+        failed = Answer(label, model, error=exchange.error)  # type: ignore[arg-type]
+        empty = retrieval or Retrieval(exchange.question, [], False, 0.0)
+        self._emit(self._payload(empty, [failed]))
+
+    def _payload(
+        self, retrieval: Retrieval, answers: list[Answer], *args: Any, **extra: Any
+    ) -> dict[str, Any]:
+        from kbchat.cli import _ask_payload
+
+        payload = _ask_payload(retrieval, answers, *args, **extra)
+        payload["turn"] = len(self.exchanges)
+        return payload
+
+    def _emit(self, payload: dict[str, Any]) -> None:
+        click.echo(json.dumps(payload, ensure_ascii=False, default=str))
+
+    def _private(self, exchange: Exchange, retrieval: Retrieval, earlier: list[Turn]) -> None:
+        from kbchat.cli import _print_figures, _print_sources
+
+        def waiting(ahead: int) -> None:
+            if not self.as_json:
+                click.echo(f"(waiting for the model: {ahead} request(s) ahead)", err=True)
+
+        stream = start_private(exchange, self.private, retrieval, earlier, on_wait=waiting)
+        for delta in stream:
+            if not self.as_json:
+                click.echo(delta, nl=False)
+        exchange.answer = stream.answer
+        if self.as_json:
+            self._emit(self._payload(retrieval, [stream.answer]))
+            return
+        click.echo()
+        _print_sources(stream.answer)
+        _print_figures(stream.answer, retrieval.seconds)
+
+    def _cloud_turn(
+        self, exchange: Exchange, config: Settings, retrieval: Retrieval, earlier: list[Turn]
+    ) -> None:
+        from kbchat.cli import _print_figures, _print_sources, _print_withheld
+
+        answerer = None if CloudGate(config).availability() else self._cloud_answerer(config)
+        request = start_cloud(
+            exchange, config, retrieval, earlier, answerer=answerer, session=self.session
+        )
+        if request.stream is None:
+            exchange.error = request.refused or NOT_ASKED
+            if self.as_json:
+                self._emit(self._payload(retrieval, [], request.decision, refused=exchange.error))
+            else:
+                click.echo(f"{NOT_ASKED[:-1]}: {exchange.error}", err=True)
+            return
+        if not self.as_json:
+            _print_withheld(request.decision)
+        for delta in request.stream:
+            if not self.as_json:
+                click.echo(delta, nl=False)
+        exchange.answer = request.stream.answer
+        if self.as_json:
+            self._emit(self._payload(retrieval, [exchange.answer], request.decision))
+            return
+        click.echo()
+        _print_sources(exchange.answer)
+        _print_figures(exchange.answer, retrieval.seconds)
+
+    def _both(
+        self, exchange: Exchange, config: Settings, retrieval: Retrieval, earlier: list[Turn]
+    ) -> None:
+        from kbchat.cli import _compared_answers, _print_both
+
+        cloud = None if CloudGate(config).availability() else self._cloud_answerer(config)
+        run = start_both(
+            exchange, config, retrieval, earlier, self.private, cloud=cloud, session=self.session
+        )
+        result = run.run()
+        exchange.answer = carried_answer(result)
+        answers = _compared_answers(
+            result, self.private.backend.model_name, config.cloud.cloud_model
+        )
+        if all(a.error for a in answers):
+            exchange.error = "; ".join(f"{a.backend}: {a.error}" for a in answers)
+        if self.as_json:
+            agreement = None if result.agreement is None else round(result.agreement, 3)
+            payload = self._payload(
+                retrieval,
+                answers,
+                result.decision,
+                agreement=agreement,
+                wall_s=round(result.wall_s, 3),
+            )
+            self._emit(payload)
+            return
+        _print_both(result, answers, None, as_json=False)
+
+    def run(self, lines: TextIO, *, interactive: bool) -> None:
+        """Answer every line until the input ends (or ``/quit``)."""
+        if interactive:
+            click.echo(f"kbchat chat, answering with: {self.choice}. {COMMANDS}", err=True)
+        if self.private.notice and not self.as_json:
+            click.echo(f"Note: {self.private.notice}", err=True)
+        while not self.ended:
+            if interactive:
+                try:
+                    line = input(PROMPT)
+                except EOFError:
+                    click.echo(err=True)
+                    return
+            else:
+                line = lines.readline()
+                if not line:
+                    return
+            self.handle(line)
+
+
+@click.command("chat")
+@click.option(
+    "--model",
+    "which",
+    type=click.Choice(CHOICES),
+    default="private",
+    show_default=True,
+    help="Who answers first: the private model, the cloud model (when allowed), or both side "
+    "by side. A line '/model private|cloud|both' switches.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object per answer, on one line, shaped as 'kbchat ask --json' "
+    "(with the turn number).",
+)
+@click.pass_obj
+def chat(settings: Settings, which: str, as_json: bool) -> None:
+    """A conversation about the documents: follow-up questions see the earlier ones.
+
+    On a terminal, an interactive chat. Otherwise one question per line of standard input,
+    answered in order within one conversation; the exit status is 1 when a question got no
+    answer. History, follow-ups and the policy gate work as on the chat page: once the
+    conversation has drawn on a confidential passage, the cloud model gets none of it.
+
+    \b
+    Examples:
+      kbchat chat
+      printf 'How many days of leave do I get?\\nAnd can I carry them over?\\n' | kbchat chat
+      printf 'Leave days?\\n/model cloud\\nAnd carry over?\\n' | kbchat chat --json
+    """
+    stdin = sys.stdin
+    interactive = stdin.isatty() and sys.stdout.isatty() and not as_json
+    try:
+        session = ChatSession(settings, which, as_json=as_json)  # type: ignore[arg-type]
+        session.run(stdin, interactive=interactive)
+    except KbchatError as err:
+        raise click.ClickException(str(err)) from err
+    except KeyboardInterrupt:
+        click.echo(err=True)
+        sys.exit(130)
+    if session.unanswered and not interactive:
+        sys.exit(1)
