@@ -216,6 +216,8 @@ class LlamaCppBackend:
         n_gpu_layers: int,
         display_name: str,
         prefix_cache: bool = True,
+        queue_timeout_s: float | None = None,
+        queue_max: int | None = None,
     ) -> None:
         """Describe the model; it is loaded on first use.
 
@@ -230,12 +232,17 @@ class LlamaCppBackend:
             prefix_cache: Keep the constant start of prompts (template and system prompt)
                 evaluated and restore it when the shared model has moved on; False leaves
                 only llama-cpp-python's own reuse of the last prompt (for comparisons).
+            queue_timeout_s: Longest wait in line for the shared model before the answer
+                fails with `ModelBusyError`; None waits as long as it takes.
+            queue_max: Most answers that may wait in line at once; None means no cap.
         """
         self.model_path = model_path
         self.chat_format = chat_format
         self.prefix_cache = prefix_cache
         self.model_name = display_name
         self.context_window = n_ctx
+        self.queue_timeout_s = queue_timeout_s
+        self.queue_max = queue_max
         self._model = shared_model(
             model_path, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers
         )
@@ -334,7 +341,9 @@ class LlamaCppBackend:
         on_wait: OnWait | None,
     ) -> Iterator[str]:
         model = self._model
-        queued_s = model.lock.acquire(on_wait)
+        queued_s = model.lock.acquire(
+            on_wait, timeout_s=self.queue_timeout_s, max_waiting=self.queue_max
+        )
         start = time.perf_counter()
         ttft: float | None = None
         finish: str | None = None
