@@ -267,7 +267,7 @@ class LimitSettings(_Section):
         "zip bomb) is refused at ingestion.",
     )
     docx_max_elements: int = Field(
-        200_000,
+        1_000_000,
         ge=100,
         description="A DOCX with more XML elements than this in its body (paragraphs, runs, "
         "table cells) is refused at ingestion.",
@@ -285,7 +285,7 @@ class LimitSettings(_Section):
         10.0, gt=0, description="An HTML file larger than this many MB is refused at ingestion."
     )
     html_max_elements: int = Field(
-        200_000, ge=100, description="An HTML file with more elements than this is refused."
+        500_000, ge=100, description="An HTML file with more elements than this is refused."
     )
     html_max_depth: int = Field(
         500, ge=10, description="An HTML file whose elements nest deeper than this is refused."
