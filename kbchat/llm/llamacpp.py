@@ -11,6 +11,11 @@ instance of the same file (tokenizer and chat template, no weights), with its ow
 The constant start of the prompts (chat template and system prompt) is evaluated once per
 chat format and system prompt and kept (`kbchat.llm.prefix_cache`), so a question's time to
 first token pays only for its own tokens, also after another prompt used the shared model.
+
+Message text (passages, questions, history) can never produce a special token: before the
+chat is formatted, every string the model's vocabulary holds as a control token, and every
+common template marker, is broken with a zero-width space (`kbchat.llm.special_tokens`), so
+only the template's own markers are special.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from kbchat.llm.base import ChatMessage, ChatStream, GenerationStats, OnWait
 from kbchat.llm.gguf import check_gguf, describe_load_failure
 from kbchat.llm.locking import FairLock
 from kbchat.llm.prefix_cache import PrefixCache, PrefixKey, constant_prefix, prefix_key, probe_chats
+from kbchat.llm.special_tokens import SpecialTokenGuard, guard_for
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -110,6 +116,7 @@ class SharedModel:
         self._vocab: Llama | None = None
         self.prefixes = PrefixCache()  # used only while holding ``lock``
         self._prefix_tokens: dict[PrefixKey, list[int]] = {}  # guarded by ``_vocab_lock``
+        self._guard: SpecialTokenGuard | None = None  # guarded by ``_vocab_lock``
 
     @property
     def loaded(self) -> bool:
@@ -133,6 +140,13 @@ class SharedModel:
         """Tokenize with the model's own tokenizer, without waiting for a running answer."""
         with self._vocab_lock:
             return list(self._vocab_model().tokenize(text, add_bos=add_bos, special=special))
+
+    def guard(self) -> SpecialTokenGuard:
+        """What keeps message text from producing this model's special tokens (made once)."""
+        with self._vocab_lock:
+            if self._guard is None:
+                self._guard = guard_for(self._vocab_model())
+            return self._guard
 
     def prompt_tokens(self, messages: list[dict[str, str]], chat_format: str) -> list[int]:
         """The tokens llama.cpp would feed the model for ``messages`` in ``chat_format``.
@@ -284,7 +298,11 @@ class LlamaCppBackend:
 
     def count_messages(self, messages: Sequence[ChatMessage]) -> int:
         """Tokens of the chat prompt exactly as llama.cpp formats it (template, BOS)."""
-        return len(self._model.prompt_tokens(_as_dicts(messages), self.chat_format))
+        return len(self._model.prompt_tokens(self._payload(messages), self.chat_format))
+
+    def _payload(self, messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+        """The messages as llama.cpp takes them, their text unable to make special tokens."""
+        return self._model.guard().messages(_as_dicts(messages))
 
     def stream_chat(
         self,
@@ -308,7 +326,7 @@ class LlamaCppBackend:
         Raises:
             ModelError: When the model cannot be loaded or the prompt does not fit.
         """
-        payload = _as_dicts(messages)
+        payload = self._payload(messages)
         prompt = self._model.prompt_tokens(payload, self.chat_format)
         tokens_in = len(prompt)
         if tokens_in >= self.context_window:

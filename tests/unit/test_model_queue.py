@@ -76,3 +76,32 @@ def test_a_free_lock_ignores_the_limits() -> None:
     lock = FairLock()
     assert lock.acquire(timeout_s=0.01, max_waiting=1) == 0.0
     lock.release()
+
+
+def test_the_private_model_answers_busy_behind_a_stuck_request() -> None:
+    from kbchat.llm.base import ChatMessage
+    from kbchat.llm.llamacpp import LlamaCppBackend
+    from kbchat.llm.models import packaged_model
+
+    backend = LlamaCppBackend(
+        packaged_model("smollm2"),
+        chat_format="chatml",
+        n_ctx=1024,
+        n_threads=1,
+        n_gpu_layers=0,
+        display_name="SmolLM2-135M-Instruct",
+        queue_timeout_s=0.3,
+        queue_max=4,
+    )
+    backend.shared.lock.acquire()  # a request that never finishes
+    try:
+        waits: list[int] = []
+        stream = backend.stream_chat(
+            [ChatMessage("user", "Hello?")], max_tokens=4, temperature=0.0, on_wait=waits.append
+        )
+        with pytest.raises(ModelBusyError, match="busy"):
+            list(stream)
+        assert waits == [1]
+    finally:
+        backend.shared.lock.release()
+    assert not backend.shared.lock.locked
