@@ -26,7 +26,7 @@ import numpy as np
 
 from ingest.chunking import ChunkingOptions, chunk_document, sha256_hex
 from ingest.discover import discover
-from ingest.loaders import LoadError, load_document
+from ingest.loaders import LoaderLimits, LoadError, load_document
 from ingest.lock import ingest_lock
 from ingest.manifest import FileEntry, Manifest
 from ingest.sensitivity import SensitivityError, label_for
@@ -72,6 +72,8 @@ class IngestOptions:
         sensitivity_overrides: labels an admin set per file (corpus-relative POSIX path ->
             label); one replaces the file's front matter, a confidential path still wins (see
             `ingest.sensitivity.label_for`). Changing one re-processes only that file.
+        loader_limits: what one DOCX, PDF or HTML file may ask of its parser; a file over a
+            limit fails with the limit named, the rest of the run goes on.
     """
 
     corpus_dir: Path
@@ -81,6 +83,7 @@ class IngestOptions:
     default_sensitivity: str = "internal"
     full: bool = False
     sensitivity_overrides: Mapping[str, str] = field(default_factory=dict)
+    loader_limits: LoaderLimits = field(default_factory=LoaderLimits)
 
 
 @dataclass(frozen=True)
@@ -291,7 +294,9 @@ class IngestJob:
     ) -> _Prepared | None:
         """Load and chunk one file; ``None`` (and a reported failure) when it cannot be read."""
         try:
-            document = load_document(path, max_bytes=self.options.max_file_bytes)
+            document = load_document(
+                path, max_bytes=self.options.max_file_bytes, limits=self.options.loader_limits
+            )
             sensitivity = label_for(
                 source,
                 document.metadata,

@@ -18,7 +18,7 @@ def private_answerer(settings: Settings) -> tuple[Answerer, ResolvedModel | None
     Raises:
         ModelError: no GGUF file can be found, not even the packaged stand-in.
     """
-    backend, resolved = build_private_backend(settings.local)
+    backend, resolved = build_private_backend(settings.local, settings.limits)
     answerer = Answerer(
         index_for(settings),
         backend,

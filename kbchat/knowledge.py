@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.chunking import ChunkingOptions
+from ingest.loaders import LoaderLimits
 from ingest.lock import IngestLockedError, ingest_running
 from ingest.manifest import Manifest
 from ingest.sync import IngestError, IngestJob, IngestOptions, IngestReport, ProgressCallback
@@ -120,6 +121,23 @@ def ingest_options(
         default_sensitivity=settings.ingest.default_sensitivity,
         full=full,
         sensitivity_overrides=sensitivity_overrides(settings),
+        loader_limits=loader_limits(settings),
+    )
+
+
+def loader_limits(settings: Settings) -> LoaderLimits:
+    """What one DOCX, PDF or HTML file may ask of its parser (``KBCHAT_DOCX_*``, …)."""
+    limits = settings.limits
+    mb = 1024 * 1024
+    return LoaderLimits(
+        docx_max_unzipped_bytes=int(limits.docx_max_unzipped_mb * mb),
+        docx_max_ratio=limits.docx_max_ratio,
+        docx_max_elements=limits.docx_max_elements,
+        pdf_max_pages=limits.pdf_max_pages,
+        pdf_max_stream_bytes=int(limits.pdf_max_stream_mb * mb),
+        html_max_bytes=int(limits.html_max_mb * mb),
+        html_max_elements=limits.html_max_elements,
+        html_max_depth=limits.html_max_depth,
     )
 
 

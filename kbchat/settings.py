@@ -259,6 +259,58 @@ class AdminSettings(_Section):
     )
 
 
+class LimitSettings(_Section):
+    """Limits on hostile or runaway input: documents that inflate, a model queue that stalls."""
+
+    docx_max_unzipped_mb: float = Field(
+        200.0,
+        gt=0,
+        description="A DOCX whose parts unpack to more than this many MB is refused at ingestion.",
+    )
+    docx_max_ratio: float = Field(
+        100.0,
+        gt=1,
+        description="A DOCX part that unpacks to more than this many times its packed size (a "
+        "zip bomb) is refused at ingestion.",
+    )
+    docx_max_elements: int = Field(
+        1_000_000,
+        ge=100,
+        description="A DOCX with more XML elements than this in its body (paragraphs, runs, "
+        "table cells) is refused at ingestion.",
+    )
+    pdf_max_pages: int = Field(
+        2_000, ge=1, description="A PDF with more pages than this is refused at ingestion."
+    )
+    pdf_max_stream_mb: float = Field(
+        50.0,
+        gt=0,
+        description="A PDF page whose content streams decode to more than this many MB is "
+        "refused at ingestion.",
+    )
+    html_max_mb: float = Field(
+        10.0, gt=0, description="An HTML file larger than this many MB is refused at ingestion."
+    )
+    html_max_elements: int = Field(
+        500_000, ge=100, description="An HTML file with more elements than this is refused."
+    )
+    html_max_depth: int = Field(
+        500, ge=10, description="An HTML file whose elements nest deeper than this is refused."
+    )
+    model_queue_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds a question waits in line for the in-process private model before "
+        'it gets "the model is busy, try again".',
+    )
+    model_queue_max: int = Field(
+        8,
+        ge=1,
+        description="Questions that may wait in line for the in-process private model at once; "
+        'one more gets "the model is busy, try again" at once.',
+    )
+
+
 class Settings(BaseSettings):
     """All of kbchat's settings, grouped by concern."""
 
@@ -272,3 +324,4 @@ class Settings(BaseSettings):
     cloud: CloudSettings = Field(default_factory=lambda: CloudSettings())
     ui: UiSettings = Field(default_factory=lambda: UiSettings())
     admin: AdminSettings = Field(default_factory=lambda: AdminSettings())
+    limits: LimitSettings = Field(default_factory=lambda: LimitSettings())

@@ -77,6 +77,9 @@ def _save(config: Settings, name: str, data: bytes, folder: str, replace: bool) 
         flash("warning", f"{err.source} already exists: replace it or keep it (below).")
     except KbchatError as err:
         flash("error", str(err))
+    except Exception:  # one bad file must not cost the rest of the batch
+        logger.exception("Saving an upload failed")
+        flash("error", "One uploaded file could not be saved; the details are logged.")
     else:
         verb = "replaced" if saved.replaced else "added"
         flash("success", f"{saved.source} {verb}. Re-ingest to bring it into the index.")

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
+from app import conversation
 from app.render import when
 from kbchat.admin.auth import (
     AdminSession,
@@ -68,6 +69,22 @@ def render_account(config: Settings) -> None:
     right.button("Sign out", on_click=_sign_out, key="admin-sign-out", icon=":material/logout:")
 
 
+def client_id() -> str:
+    """Who is signing in, for the lockout count: the browser's address as Streamlit sees it,
+    or this browser session when there is none (a test, a socket).
+
+    Forwarded-for headers are not used: any client can write them, and would get a fresh
+    count with each made-up address (the global ceiling would still hold).
+    """
+    try:
+        address = st.context.ip_address
+    except Exception:  # noqa: BLE001 - no request context (a bare script run)
+        address = None
+    if isinstance(address, str) and address:
+        return f"ip:{address}"
+    return f"session:{conversation.session_id()}"
+
+
 def render_sign_in(config: Settings) -> None:
     """The password form; or, with no usable password hash, how to set one (page locked)."""
     if st.session_state.pop("kbchat_admin_signed_out", False):
@@ -84,7 +101,7 @@ def render_sign_in(config: Settings) -> None:
     if not submitted:
         return
     try:
-        session = sign_in(config, password)
+        session = sign_in(config, password, client=client_id())
     except LockedOutError as err:
         logger.warning("Admin sign-in refused: locked out after repeated failures")
         st.error(str(err), icon=":material/lock_clock:")

@@ -12,8 +12,17 @@ from pathlib import Path
 from typing import cast
 
 from ingest.loaders.base import LoadedDocument, LoadError, Section, read_file, short_reason
+from ingest.loaders.limits import DEFAULT_LIMITS, LimitExceededError, LoaderLimits
 
-__all__ = ["SUPPORTED_EXTENSIONS", "LoadError", "LoadedDocument", "Section", "load_document"]
+__all__ = [
+    "SUPPORTED_EXTENSIONS",
+    "LimitExceededError",
+    "LoadError",
+    "LoadedDocument",
+    "LoaderLimits",
+    "Section",
+    "load_document",
+]
 
 SUPPORTED_EXTENSIONS: dict[str, str] = {
     ".md": "markdown",
@@ -26,15 +35,22 @@ SUPPORTED_EXTENSIONS: dict[str, str] = {
     ".csv": "csv",
 }
 
-_Loader = Callable[[Path, bytes], LoadedDocument]
+# Formats that can inflate far beyond their size on disk: their loaders take `LoaderLimits`.
+_LIMITED_FORMATS = frozenset({"docx", "pdf", "html"})
+
+_Loader = Callable[..., LoadedDocument]
 
 
-def load_document(path: Path, *, max_bytes: int) -> LoadedDocument:
+def load_document(
+    path: Path, *, max_bytes: int, limits: LoaderLimits = DEFAULT_LIMITS
+) -> LoadedDocument:
     """Load one file into titled, sectioned text.
 
     Args:
         path: The file; its lower-cased extension selects the format.
         max_bytes: Files larger than this are refused.
+        limits: What a DOCX, PDF or HTML file may ask of its parser (zip bombs, element
+            floods, deep nesting); a file over one fails with `LimitExceededError`.
 
     Returns:
         The document's title, format, sections and front matter.
@@ -50,6 +66,8 @@ def load_document(path: Path, *, max_bytes: int) -> LoadedDocument:
     data = read_file(path, max_bytes)
     loader = _loader_for(fmt)
     try:
+        if fmt in _LIMITED_FORMATS:
+            return loader(path, data, limits)
         return loader(path, data)
     except LoadError:
         raise

@@ -17,31 +17,32 @@ from ingest.loaders.base import (
     LoadError,
     SectionBuilder,
     build_document,
-    format_size,
     humanise_stem,
     render_table,
     short_reason,
 )
+from ingest.loaders.limits import DEFAULT_LIMITS, LoaderLimits, check_docx
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_MAX_UNZIPPED_BYTES = 512 * 1024 * 1024
 _HEADING_STYLE = re.compile(r"Heading ([1-9])")
 
 
-def load(path: Path, data: bytes) -> LoadedDocument:
+def load(path: Path, data: bytes, limits: LoaderLimits = DEFAULT_LIMITS) -> LoadedDocument:
     """Load a Word document.
 
     Args:
         path: The file (its stem is the fallback title).
         data: Its bytes.
+        limits: How much it may unpack to, inflate and hold (checked before parsing).
 
     Returns:
         The document, tables rendered as "Header: value | Header: value" lines.
 
     Raises:
         LoadError: Not a DOCX (or a legacy/encrypted one), corrupt, or no text.
+        LimitExceededError: Over one of ``limits``.
     """
-    document = _open(data)
+    document = _open(data, limits)
     builder = SectionBuilder()
     style_title = first_heading = ""
     for block in document.iter_inner_content():
@@ -63,7 +64,7 @@ def load(path: Path, data: bytes) -> LoadedDocument:
     return build_document(title=title, fmt="docx", sections=builder.sections())
 
 
-def _open(data: bytes) -> DocxDocument:
+def _open(data: bytes, limits: LoaderLimits) -> DocxDocument:
     if data.startswith(_OLE_MAGIC):
         raise LoadError(
             "not a readable DOCX: this is a legacy .doc or a password-protected file "
@@ -71,9 +72,7 @@ def _open(data: bytes) -> DocxDocument:
         )
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unzipped = sum(member.file_size for member in archive.infolist())
-        if unzipped > _MAX_UNZIPPED_BYTES:
-            raise LoadError(f"not a readable DOCX: unpacks to {format_size(unzipped)}")
+            check_docx(archive, limits)
         return Document(io.BytesIO(data))
     except LoadError:
         raise

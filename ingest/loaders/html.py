@@ -15,6 +15,7 @@ from ingest.loaders.base import (
     humanise_stem,
     render_table,
 )
+from ingest.loaders.limits import DEFAULT_LIMITS, LoaderLimits, check_html
 from ingest.textio import read_text
 
 _CHROME_TAGS = (
@@ -36,19 +37,22 @@ _BLOCKS = {
 _SKIPPED_STRINGS = (Comment, Declaration, Doctype, ProcessingInstruction)
 
 
-def load(path: Path, data: bytes) -> LoadedDocument:
+def load(path: Path, data: bytes, limits: LoaderLimits = DEFAULT_LIMITS) -> LoadedDocument:
     """Load an HTML page as text sections.
 
     Args:
         path: The file (its stem is the fallback title).
         data: Its bytes.
+        limits: Its largest size, element count and nesting (checked before parsing).
 
     Returns:
         The document, sections carrying their h1-h3 heading path.
 
     Raises:
         LoadError: Undecodable content or no text.
+        LimitExceededError: Over one of ``limits``.
     """
+    check_html(data, limits)
     soup = _parse(read_text(path, data))
     page_title = " ".join(soup.title.get_text().split()) if soup.title else ""
     _remove_chrome(soup)

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pypdf import PasswordType, PdfReader
-from pypdf.errors import DependencyError
+from pypdf.errors import DependencyError, LimitReachedError
 
 from ingest.loaders.base import (
     LoadedDocument,
@@ -21,6 +21,13 @@ from ingest.loaders.base import (
     clean_text,
     humanise_stem,
     short_reason,
+)
+from ingest.loaders.limits import (
+    DEFAULT_LIMITS,
+    LoaderLimits,
+    check_pdf_pages,
+    pdf_limit_error,
+    pdf_stream_limits,
 )
 
 _HEADER_WINDOW = 1024
@@ -34,24 +41,26 @@ _JUNK_TITLE = re.compile(
 _SPACES = re.compile(r"[ \t]+")
 
 
-def load(path: Path, data: bytes) -> LoadedDocument:
+def load(path: Path, data: bytes, limits: LoaderLimits = DEFAULT_LIMITS) -> LoadedDocument:
     """Load a PDF, one section per page with text.
 
     Args:
         path: The file (its stem is the fallback title).
         data: Its bytes.
+        limits: Its most pages and the most one stream may decode to.
 
     Returns:
         The document; each section carries its 1-based page number.
 
     Raises:
         LoadError: Not a PDF, truncated, corrupt, encrypted with a password, or no text.
+        LimitExceededError: Over one of ``limits``.
     """
-    with _quiet_pypdf():
-        reader = _open(data)
+    with _quiet_pypdf(), pdf_stream_limits(limits):
+        reader = _open(data, limits)
         sections = [
             Section(text, (), page=number)
-            for number, text in enumerate(_page_texts(reader), start=1)
+            for number, text in enumerate(_page_texts(reader, limits), start=1)
             if text
         ]
         meta_title = _metadata_title(reader)
@@ -61,7 +70,7 @@ def load(path: Path, data: bytes) -> LoadedDocument:
     return build_document(title=title, fmt="pdf", sections=sections)
 
 
-def _open(data: bytes) -> PdfReader:
+def _open(data: bytes, limits: LoaderLimits) -> PdfReader:
     if b"%PDF-" not in data[:_HEADER_WINDOW]:
         raise LoadError("not a readable PDF: no PDF header (is it really a PDF?)")
     if b"%%EOF" not in data[-_EOF_WINDOW:]:
@@ -70,6 +79,9 @@ def _open(data: bytes) -> PdfReader:
         reader = PdfReader(io.BytesIO(data), strict=False)  # tries the empty password itself
         if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
             raise LoadError("PDF is encrypted (password protected)")
+        check_pdf_pages(len(reader.pages), limits)
+    except LimitReachedError as exc:
+        raise pdf_limit_error(limits) from exc
     except DependencyError as exc:
         raise LoadError(
             f"PDF is encrypted and cannot be decrypted here: {short_reason(exc)}"
@@ -81,7 +93,7 @@ def _open(data: bytes) -> PdfReader:
     return reader
 
 
-def _page_texts(reader: PdfReader) -> Iterator[str]:
+def _page_texts(reader: PdfReader, limits: LoaderLimits) -> Iterator[str]:
     """Yield each page's clean text ("" for a page without text)."""
     number = 0
     try:
@@ -89,6 +101,8 @@ def _page_texts(reader: PdfReader) -> Iterator[str]:
             number += 1
             raw = page.extract_text() or ""
             yield clean_text("\n".join(_SPACES.sub(" ", line).strip() for line in raw.split("\n")))
+    except LimitReachedError as exc:
+        raise pdf_limit_error(limits, f"page {number}: ") from exc
     except Exception as exc:
         where = f"page {number}: " if number else ""
         raise LoadError(f"not a readable PDF: {where}{short_reason(exc)}") from exc

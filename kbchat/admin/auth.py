@@ -5,8 +5,12 @@ The password is never stored: the environment holds a salted scrypt hash
 (base64 salt and hash; colons rather than ``$`` so that shells and env files leave it alone).
 There is no default password: with no hash configured the admin page stays locked.
 
-Failed sign-ins are counted per process: after `MAX_FAILURES` in a row the sign-in is locked
-for `LOCKOUT_S`, doubled at each further lockout up to `MAX_LOCKOUT_S`; a success resets it.
+Failed sign-ins are counted per process and per client (`LoginThrottle`): after
+`MAX_FAILURES` in a row that client is locked for `LOCKOUT_S`, doubled at each further lockout
+up to `MAX_LOCKOUT_S`; a success resets it. `GLOBAL_MAX_FAILURES` failures of all clients
+within `GLOBAL_WINDOW_S` lock every sign-in for `LOCKOUT_S`. An attempt is counted before the
+password is checked, atomically, so parallel guesses cannot slip past the count. Every attempt
+(ok, failed, locked) is written to the audit log.
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kbchat.audit import audit_for
 from kbchat.errors import ConfigError, KbchatError
 from kbchat.settings import Settings
 
@@ -35,6 +42,10 @@ MIN_PASSWORD_LENGTH = 10
 MAX_FAILURES = 5
 LOCKOUT_S = 5 * 60.0
 MAX_LOCKOUT_S = 60 * 60.0
+GLOBAL_MAX_FAILURES = 20
+GLOBAL_WINDOW_S = 15 * 60.0
+LOCAL_CLIENT = "local"  # the client of a caller that names none (the CLI, a test)
+_MAX_CLIENTS = 10_000  # remembered clients before idle ones are forgotten
 
 HOW_TO_SET = (
     "Run `kbchat admin hash-password`, put the line it prints into the environment of the UI "
@@ -166,41 +177,121 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(computed[: len(parsed.digest)], parsed.digest)
 
 
+@dataclass
+class _ClientRecord:
+    failures: int = 0  # in a row, counted when an attempt is admitted
+    lockouts: int = 0
+    locked_until: float = 0.0
+    last_seen: float = 0.0
+
+
 class LoginThrottle:
-    """Failed sign-ins of this process, and the lockout they cause.
+    """Sign-in attempts of this process per client, and the lockouts they cause.
+
+    An attempt is admitted and counted as a failure in one step, under one lock, before the
+    password is checked (`admit`); a success takes the count back (`succeeded`). So parallel
+    guesses cannot all be checked: of any number sent at once by one client, at most
+    ``max_failures`` reach the password check before that client is locked.
+
+    Each client (``client``: an address, or a browser session) has its own count: after
+    ``max_failures`` failures in a row it is locked for `LOCKOUT_S`, doubled at each further
+    lockout up to `MAX_LOCKOUT_S`, and other clients can still sign in. Failures of all
+    clients together are capped too: ``global_max_failures`` within ``global_window_s`` lock
+    every sign-in for `LOCKOUT_S`, so guessing from many addresses is bounded as well.
 
     Args:
         clock: seconds on a monotonic clock (tests pass their own).
+        max_failures: failures in a row that lock one client.
+        global_max_failures: failures of all clients within the window that lock everyone.
+        global_window_s: the window of the global count, in seconds.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        max_failures: int = MAX_FAILURES,
+        global_max_failures: int = GLOBAL_MAX_FAILURES,
+        global_window_s: float = GLOBAL_WINDOW_S,
+    ) -> None:
         self._clock = clock
+        self.max_failures = max_failures
+        self.global_max_failures = global_max_failures
+        self.global_window_s = global_window_s
         self._lock = threading.Lock()
-        self._failures = 0
-        self._lockouts = 0
-        self._locked_until = 0.0
+        self._clients: dict[str, _ClientRecord] = {}
+        self._recent: deque[tuple[float, str]] = deque()  # (time, client) of each failure
+        self._global_until = 0.0
 
-    def seconds_locked(self) -> float:
-        """Seconds until sign-in is allowed again (0 when it is allowed)."""
+    def seconds_locked(self, client: str = LOCAL_CLIENT) -> float:
+        """Seconds until ``client`` may try again (0 when it may)."""
         with self._lock:
-            return max(0.0, self._locked_until - self._clock())
+            return self._seconds_locked(client, self._clock())
 
-    def failed(self) -> None:
-        """Count a failure; the `MAX_FAILURES`-th in a row locks sign-in, longer each time."""
-        with self._lock:
-            self._failures += 1
-            if self._failures >= MAX_FAILURES:
-                lockout = min(MAX_LOCKOUT_S, LOCKOUT_S * 2**self._lockouts)
-                self._locked_until = self._clock() + lockout
-                self._lockouts += 1
-                self._failures = 0
+    def admit(self, client: str = LOCAL_CLIENT) -> None:
+        """Let one attempt of ``client`` through to the password check, counted as a failure.
 
-    def succeeded(self) -> None:
-        """Forget failures and lockouts."""
+        Raises:
+            LockedOutError: ``client`` is locked, or every sign-in is (the global ceiling);
+                nothing is counted.
+        """
         with self._lock:
-            self._failures = 0
-            self._lockouts = 0
-            self._locked_until = 0.0
+            now = self._clock()
+            locked = self._seconds_locked(client, now)
+            if locked > 0:
+                raise LockedOutError(locked)
+            self._count(client, now)
+
+    def failed(self, client: str = LOCAL_CLIENT) -> None:
+        """Count a failure of ``client`` (what `admit` does, without the lockout check)."""
+        with self._lock:
+            self._count(client, self._clock())
+
+    def succeeded(self, client: str | None = None) -> None:
+        """The last attempt of ``client`` succeeded: forget its failures and lockouts and take
+        its counted failure back from the global count. ``None`` forgets every client."""
+        with self._lock:
+            if client is None:
+                self._clients.clear()
+                self._recent.clear()
+                self._global_until = 0.0
+                return
+            self._clients.pop(client, None)
+            for position in range(len(self._recent) - 1, -1, -1):
+                if self._recent[position][1] == client:
+                    del self._recent[position]
+                    break
+
+    # -- under the lock ----------------------------------------------------------------------
+
+    def _seconds_locked(self, client: str, now: float) -> float:
+        record = self._clients.get(client)
+        mine = record.locked_until if record is not None else 0.0
+        return max(0.0, mine - now, self._global_until - now)
+
+    def _count(self, client: str, now: float) -> None:
+        record = self._clients.setdefault(client, _ClientRecord())
+        record.failures += 1
+        record.last_seen = now
+        if record.failures >= self.max_failures:
+            lockout = min(MAX_LOCKOUT_S, LOCKOUT_S * 2**record.lockouts)
+            record.locked_until = now + lockout
+            record.lockouts += 1
+            record.failures = 0
+        self._recent.append((now, client))
+        while self._recent and self._recent[0][0] <= now - self.global_window_s:
+            self._recent.popleft()
+        if len(self._recent) >= self.global_max_failures:
+            self._global_until = now + LOCKOUT_S
+            self._recent.clear()
+        if len(self._clients) > _MAX_CLIENTS:
+            self._forget_idle(now)
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop clients that are not locked and have not failed within the window."""
+        for name, record in list(self._clients.items()):
+            if record.locked_until <= now and record.last_seen <= now - self.global_window_s:
+                del self._clients[name]
 
 
 THROTTLE = LoginThrottle()
@@ -248,10 +339,18 @@ def sign_in(
     settings: Settings,
     password: str,
     *,
+    client: str = LOCAL_CLIENT,
     throttle: LoginThrottle = THROTTLE,
     now: float | None = None,
 ) -> AdminSession:
-    """Check the admin password; a new session on success.
+    """Check the admin password; a new session on success. Every attempt is audited.
+
+    Args:
+        settings: the settings (the hash, the session length, the audit log).
+        password: what was typed.
+        client: who is trying: an address, or a browser session when none is known.
+        throttle: the lockout counter.
+        now: the time, for tests.
 
     Raises:
         NoPasswordConfiguredError: no hash is configured.
@@ -260,18 +359,29 @@ def sign_in(
         WrongPasswordError: the password does not match.
     """
     stored = configured_hash(settings)
-    locked = throttle.seconds_locked()
-    if locked > 0:
-        raise LockedOutError(locked)
+    try:
+        throttle.admit(client)
+    except LockedOutError as err:
+        _audit(settings, client, "locked", err.seconds_left)
+        raise
     if not verify_password(password, stored):
-        throttle.failed()
-        locked = throttle.seconds_locked()
+        locked = throttle.seconds_locked(client)
+        _audit(settings, client, "failed", locked)
         if locked > 0:
             raise LockedOutError(locked)
         raise WrongPasswordError("Wrong password.")
-    throttle.succeeded()
+    throttle.succeeded(client)
+    _audit(settings, client, "ok", 0.0)
     started = time.time() if now is None else now
     return AdminSession(
         expires_at=started + settings.admin.admin_session_minutes * 60,
         fingerprint=hash_fingerprint(stored),
+    )
+
+
+def _audit(settings: Settings, client: str, outcome: str, seconds_locked: float) -> None:
+    """One audit row per sign-in attempt: who tried, the outcome, any lockout now in force."""
+    detail = {"client": client, "seconds_locked": round(seconds_locked)}
+    audit_for(settings).record(
+        "admin_sign_in", outcome=outcome, user="admin", session=client, detail=json.dumps(detail)
     )

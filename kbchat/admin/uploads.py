@@ -5,6 +5,8 @@
   included, so nothing can be written anywhere else.
 - The extension must be one ingestion reads, and the content must match it: a PDF starts
   like one, a DOCX is a zip holding ``word/document.xml``, a text format decodes as text.
+- A name or folder whose UTF-8 form is longer than the file system allows (255 bytes per
+  component) is refused with a message saying so, never an OS error.
 - Files over ``KBCHAT_MAX_FILE_MB`` are refused.
 - An existing file is replaced only when the caller says so (after the admin confirmed).
 - The file is written to a hidden temporary name and renamed into place, so an ingestion
@@ -30,6 +32,8 @@ from kbchat.errors import KbchatError
 from kbchat.settings import Settings
 
 MAX_NAME_CHARS = 120
+MAX_NAME_BYTES = 255  # of one path component, in UTF-8: the limit of ext4, XFS, APFS, NTFS
+_SHOWN_CHARS = 60
 _UNSAFE = re.compile(r"[^\w .,()-]")
 _TEXT_FORMATS = frozenset({"markdown", "text", "csv", "html"})
 _PDF_HEADER_WITHIN = 1024  # PDF readers accept the header anywhere in the first KB
@@ -66,6 +70,20 @@ def _clean_part(text: str) -> str:
     return text.strip(" .")
 
 
+def _shown(text: str) -> str:
+    """A name as messages show it: at most `_SHOWN_CHARS` characters."""
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
+
+
+def _check_length(part: str, what: str) -> None:
+    size = len(part.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        raise UploadError(
+            f"{_shown(part)}: the {what} is {size} bytes long in UTF-8; names may have at most "
+            f"{MAX_NAME_BYTES} bytes. Rename it with a shorter name and upload it again."
+        )
+
+
 def safe_filename(name: str) -> str:
     """The uploaded file's name reduced to a safe plain name with a supported extension.
 
@@ -80,7 +98,7 @@ def safe_filename(name: str) -> str:
     if not dot:
         stem, suffix = last, ""
     extension = f".{suffix.strip().lower()}" if suffix.strip() else ""
-    shown = _clean_part(last) or "(no name)"
+    shown = _shown(_clean_part(last) or "(no name)")
     if extension not in SUPPORTED_EXTENSIONS:
         raise UploadError(
             f"{shown}: {extension or 'no extension'} files cannot be ingested "
@@ -89,6 +107,7 @@ def safe_filename(name: str) -> str:
     clean = _clean_part(stem)[:MAX_NAME_CHARS].strip(" .")
     if not clean:
         raise UploadError(f"{shown}: the file name has no usable characters.")
+    _check_length(clean + extension, "file name")
     return clean + extension
 
 
@@ -103,9 +122,10 @@ def safe_folder(folder: str) -> str:
     for part in parts:
         if part == ".." or _clean_part(part) != part:
             raise UploadError(
-                f"Folder {folder!r} is not a plain folder inside the document folder: use "
-                "names of letters, digits, spaces, dots and dashes, separated by /."
+                f"Folder {_shown(folder)!r} is not a plain folder inside the document folder: "
+                "use names of letters, digits, spaces, dots and dashes, separated by /."
             )
+        _check_length(part, "folder name")
     return PurePosixPath(*parts).as_posix() if parts else ""
 
 
@@ -189,13 +209,14 @@ def save_upload(
             f"{settings.ingest.max_file_mb:g} MB (KBCHAT_MAX_FILE_MB)."
         )
     check_content(filename, data)
-    source, path = _target(settings, safe_folder(folder), filename)
-    existed = path.exists()
-    if existed and not path.is_file():
-        raise UploadError(f"{source}: a folder of that name exists.")
-    if existed and not replace:
-        raise UploadExistsError(source)
+    source = PurePosixPath(safe_folder(folder), filename).as_posix()
     try:
+        source, path = _target(settings, safe_folder(folder), filename)
+        existed = path.exists()
+        if existed and not path.is_file():
+            raise UploadError(f"{source}: a folder of that name exists.")
+        if existed and not replace:
+            raise UploadExistsError(source)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-", suffix=".part")
         try:
@@ -207,7 +228,7 @@ def save_upload(
         finally:
             Path(tmp).unlink(missing_ok=True)
     except OSError as err:
-        raise UploadError(f"{source}: cannot be written ({err.strerror}).") from err
+        raise UploadError(f"{_shown(source)}: cannot be written ({err.strerror}).") from err
     audit_for(settings).record(
         "document_changed",
         outcome="ok",

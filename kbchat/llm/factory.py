@@ -12,18 +12,21 @@ from kbchat.llm.base import ChatBackend
 from kbchat.llm.llamacpp import LlamaCppBackend
 from kbchat.llm.models import ResolvedModel, resolve_local_model
 from kbchat.llm.openai_compat import OpenAICompatBackend
-from kbchat.settings import CloudSettings, LocalModelSettings
+from kbchat.settings import CloudSettings, LimitSettings, LocalModelSettings
 
 MAX_RETRIES = 2  # of a private server: transient network errors inside the company
 CLOUD_CONTEXT_WINDOWS = {"gpt-4o-mini": 128_000, "gpt-4o": 128_000, "gpt-4.1-mini": 1_047_576}
 DEFAULT_CLOUD_CONTEXT = 128_000
 
 
-def build_private_backend(local: LocalModelSettings) -> tuple[ChatBackend, ResolvedModel | None]:
+def build_private_backend(
+    local: LocalModelSettings, limits: LimitSettings | None = None
+) -> tuple[ChatBackend, ResolvedModel | None]:
     """The private model: a company server when one is configured, else llama.cpp in-process.
 
     Args:
         local: The private-model settings.
+        limits: The wait limit and queue cap of the in-process model (defaults if None).
 
     Returns:
         The backend, and the resolved GGUF file (with the fallback notice, if any) for the
@@ -46,6 +49,7 @@ def build_private_backend(local: LocalModelSettings) -> tuple[ChatBackend, Resol
         )
         return server, None
     resolved = resolve_local_model(local)
+    limits = limits or LimitSettings()
     backend = LlamaCppBackend(
         resolved.path,
         chat_format=resolved.chat_format,
@@ -53,6 +57,8 @@ def build_private_backend(local: LocalModelSettings) -> tuple[ChatBackend, Resol
         n_threads=local.local_n_threads,
         n_gpu_layers=local.local_n_gpu_layers,
         display_name=resolved.name,
+        queue_timeout_s=limits.model_queue_timeout_s,
+        queue_max=limits.model_queue_max,
     )
     return backend, resolved
 

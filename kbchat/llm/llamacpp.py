@@ -11,6 +11,11 @@ instance of the same file (tokenizer and chat template, no weights), with its ow
 The constant start of the prompts (chat template and system prompt) is evaluated once per
 chat format and system prompt and kept (`kbchat.llm.prefix_cache`), so a question's time to
 first token pays only for its own tokens, also after another prompt used the shared model.
+
+Message text (passages, questions, history) can never produce a special token: before the
+chat is formatted, every string the model's vocabulary holds as a control token, and every
+common template marker, is broken with a zero-width space (`kbchat.llm.special_tokens`), so
+only the template's own markers are special.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from kbchat.llm.base import ChatMessage, ChatStream, GenerationStats, OnWait
 from kbchat.llm.gguf import check_gguf, describe_load_failure
 from kbchat.llm.locking import FairLock
 from kbchat.llm.prefix_cache import PrefixCache, PrefixKey, constant_prefix, prefix_key, probe_chats
+from kbchat.llm.special_tokens import SpecialTokenGuard, guard_for
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -110,6 +116,7 @@ class SharedModel:
         self._vocab: Llama | None = None
         self.prefixes = PrefixCache()  # used only while holding ``lock``
         self._prefix_tokens: dict[PrefixKey, list[int]] = {}  # guarded by ``_vocab_lock``
+        self._guard: SpecialTokenGuard | None = None  # guarded by ``_vocab_lock``
 
     @property
     def loaded(self) -> bool:
@@ -133,6 +140,13 @@ class SharedModel:
         """Tokenize with the model's own tokenizer, without waiting for a running answer."""
         with self._vocab_lock:
             return list(self._vocab_model().tokenize(text, add_bos=add_bos, special=special))
+
+    def guard(self) -> SpecialTokenGuard:
+        """What keeps message text from producing this model's special tokens (made once)."""
+        with self._vocab_lock:
+            if self._guard is None:
+                self._guard = guard_for(self._vocab_model())
+            return self._guard
 
     def prompt_tokens(self, messages: list[dict[str, str]], chat_format: str) -> list[int]:
         """The tokens llama.cpp would feed the model for ``messages`` in ``chat_format``.
@@ -216,6 +230,8 @@ class LlamaCppBackend:
         n_gpu_layers: int,
         display_name: str,
         prefix_cache: bool = True,
+        queue_timeout_s: float | None = None,
+        queue_max: int | None = None,
     ) -> None:
         """Describe the model; it is loaded on first use.
 
@@ -230,12 +246,17 @@ class LlamaCppBackend:
             prefix_cache: Keep the constant start of prompts (template and system prompt)
                 evaluated and restore it when the shared model has moved on; False leaves
                 only llama-cpp-python's own reuse of the last prompt (for comparisons).
+            queue_timeout_s: Longest wait in line for the shared model before the answer
+                fails with `ModelBusyError`; None waits as long as it takes.
+            queue_max: Most answers that may wait in line at once; None means no cap.
         """
         self.model_path = model_path
         self.chat_format = chat_format
         self.prefix_cache = prefix_cache
         self.model_name = display_name
         self.context_window = n_ctx
+        self.queue_timeout_s = queue_timeout_s
+        self.queue_max = queue_max
         self._model = shared_model(
             model_path, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers
         )
@@ -277,7 +298,11 @@ class LlamaCppBackend:
 
     def count_messages(self, messages: Sequence[ChatMessage]) -> int:
         """Tokens of the chat prompt exactly as llama.cpp formats it (template, BOS)."""
-        return len(self._model.prompt_tokens(_as_dicts(messages), self.chat_format))
+        return len(self._model.prompt_tokens(self._payload(messages), self.chat_format))
+
+    def _payload(self, messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+        """The messages as llama.cpp takes them, their text unable to make special tokens."""
+        return self._model.guard().messages(_as_dicts(messages))
 
     def stream_chat(
         self,
@@ -301,7 +326,7 @@ class LlamaCppBackend:
         Raises:
             ModelError: When the model cannot be loaded or the prompt does not fit.
         """
-        payload = _as_dicts(messages)
+        payload = self._payload(messages)
         prompt = self._model.prompt_tokens(payload, self.chat_format)
         tokens_in = len(prompt)
         if tokens_in >= self.context_window:
@@ -334,7 +359,9 @@ class LlamaCppBackend:
         on_wait: OnWait | None,
     ) -> Iterator[str]:
         model = self._model
-        queued_s = model.lock.acquire(on_wait)
+        queued_s = model.lock.acquire(
+            on_wait, timeout_s=self.queue_timeout_s, max_waiting=self.queue_max
+        )
         start = time.perf_counter()
         ttft: float | None = None
         finish: str | None = None

@@ -10,6 +10,10 @@ before a request, counts are estimated without any tokenizer download: about fou
 characters per token (rounded up) per message, plus `MESSAGE_OVERHEAD` tokens per message
 for the role and separators and `REPLY_OVERHEAD` for priming the reply. For English prose
 this lands within roughly 10-20% of OpenAI's tokenizers.
+
+Chat-template markers in message text (``<|im_start|>``, ``[INST]``, ``</s>``…) are broken
+with a zero-width space before sending (`kbchat.llm.special_tokens`): a server built on
+llama.cpp would otherwise parse them as special tokens.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from kbchat.errors import ModelError
 from kbchat.llm.base import ChatMessage, ChatStream, GenerationStats, OnWait
+from kbchat.llm.special_tokens import TEMPLATE_GUARD
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -138,7 +143,10 @@ class OpenAICompatBackend:
             ModelError: When no key is configured for OpenAI itself.
         """
         client = self._get_client()
-        payload = [{"role": m.role, "content": m.content} for m in messages]
+        # Servers built on llama.cpp parse special tokens in message text too.
+        payload = TEMPLATE_GUARD.messages(
+            [{"role": m.role, "content": m.content} for m in messages]
+        )
 
         def body(stream: ChatStream) -> Iterator[str]:
             return self._generate(stream, client, messages, payload, max_tokens, temperature)
