@@ -17,7 +17,9 @@ from kbchat.instances import PerProcess
 from kbchat.settings import Settings
 from vectorstore.sqlite_db import SqliteDatabase
 
-AuditEvent = Literal["cloud_call", "gate_refused", "setting_changed", "document_changed"]
+AuditEvent = Literal[
+    "cloud_call", "gate_refused", "setting_changed", "document_changed", "judge_call"
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (

@@ -562,7 +562,9 @@ def evaluate(
 @click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
 @click.option(
     "--event",
-    type=click.Choice(["cloud_call", "gate_refused", "setting_changed", "document_changed"]),
+    type=click.Choice(
+        ["cloud_call", "gate_refused", "setting_changed", "document_changed", "judge_call"]
+    ),
     help="Only this kind of event.",
 )
 @click.pass_obj
