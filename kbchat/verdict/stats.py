@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 from scipy.stats import binomtest, norm
 
 Decision = Literal["replaceable", "not_replaceable", "not_enough_evidence"]
@@ -98,41 +99,38 @@ def decide(ci_low: float, ci_high: float, margin: float) -> Decision:
     return "not_enough_evidence"
 
 
-def _half_width(rate: float, n: int, confidence: float) -> float:
-    """Half-width of the normal interval of a proportion (the planning approximation)."""
-    z = float(norm.ppf(0.5 + confidence / 2))
-    return z * math.sqrt(max(rate * (1 - rate), 0.0) / n)
+def _first_deciding(
+    rate: float, start: int, stop: int, bar: float, confidence: float
+) -> int | None:
+    """The smallest ``N`` in ``[start, stop)`` whose Wilson interval at ``round(rate * N)``
+    successes is clear of ``bar`` (the Wilson formula over every ``N`` at once, with numpy)."""
+    z2 = float(norm.ppf(0.5 + confidence / 2)) ** 2
+    totals = np.arange(start, stop, dtype=float)
+    p = np.round(rate * totals) / totals
+    centre = (p + z2 / (2 * totals)) / (1 + z2 / totals)
+    half = np.sqrt(z2) / (1 + z2 / totals) * np.sqrt(p * (1 - p) / totals + z2 / (4 * totals**2))
+    clear = (centre - half >= bar - 1e-12) | (centre + half < bar)
+    hits = np.flatnonzero(clear)
+    return int(totals[hits[0]]) if hits.size else None
 
 
-def more_needed(
-    rate: float | None,
-    n: int,
-    ci_low: float,
-    ci_high: float,
-    margin: float,
-    confidence: float = CONFIDENCE,
-) -> int:
+def more_needed(rate: float | None, n: int, margin: float, confidence: float = CONFIDENCE) -> int:
     """About how many more judgements would decide, if the observed rate held.
 
-    The interval narrows as ``1/sqrt(n)``: from the current half-width ``h`` and the gap
-    ``g`` between the estimate and the threshold, ``n * (h / g)**2`` judgements in all make
-    the interval clear the threshold. When there is no estimate yet (``n == 0``), or it sits
-    on the threshold, or its variance vanishes (a rate of 0 or 1), the plan assumes a rate
-    half a margin on the estimate's side of the threshold, with the normal interval's width.
+    The smallest total ``N > n`` whose Wilson interval, at the observed win-or-tie rate,
+    lies wholly on one side of the threshold (the interval narrows as ``1/sqrt(N)``); the
+    answer is ``N - n``. With no estimate yet (``n == 0``), or one exactly on the threshold
+    (no number of judgements would then decide), the plan assumes a rate half a margin above
+    the threshold. Capped at `MAX_PLANNED`.
     """
     bar = threshold(margin)
-    half = (ci_high - ci_low) / 2
-    gap = abs(rate - bar) if rate is not None else 0.0
-    if n == 0 or rate is None or gap < 1e-12 or rate in (0.0, 1.0):
-        side = 1.0 if rate is None or rate >= bar else -1.0
-        planned = min(max(bar + side * margin / 2, 1e-6), 1 - 1e-6)
-        gap = abs(planned - bar)
-        base = max(n, 1)
-        half = _half_width(planned, base, confidence)
-        total = base * (half / gap) ** 2
-    else:
-        total = n * (half / gap) ** 2
-    return int(min(max(math.ceil(total) - n, 1), MAX_PLANNED))
+    if rate is None or n == 0 or abs(rate - bar) < 1e-9:
+        rate = min(bar + margin / 2, 1.0)
+    for start, stop in ((n + 1, n + 10_001), (n + 10_001, n + MAX_PLANNED + 1)):
+        found = _first_deciding(rate, start, stop, bar, confidence)
+        if found is not None:
+            return found - n
+    return MAX_PLANNED
 
 
 @dataclass(frozen=True)
@@ -159,7 +157,7 @@ def from_interval(
 ) -> Estimate:
     """An `Estimate` from an interval: the decision, and the plan when undecided."""
     decision = decide(low, high, margin) if n else "not_enough_evidence"
-    needed = more_needed(rate, n, low, high, margin) if decision == "not_enough_evidence" else None
+    needed = more_needed(rate, n, margin) if decision == "not_enough_evidence" else None
     return Estimate(rate, low, high, decision, needed, method)
 
 
