@@ -650,3 +650,8 @@ main.add_command(admin_group)
 def run(argv: list[str] | None = None, *, standalone: bool = True) -> Callable[..., Any] | Any:
     """Run the CLI (used by tests to call it in-process)."""
     return main.main(args=argv, prog_name="kbchat", standalone_mode=standalone)
+
+from kbchat.verdict.cli import judge_command, report_command  # noqa: E402 - same as admin
+
+main.add_command(judge_command)
+main.add_command(report_command)
