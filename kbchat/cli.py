@@ -684,6 +684,7 @@ def run(argv: list[str] | None = None, *, standalone: bool = True) -> Callable[.
     """Run the CLI (used by tests to call it in-process)."""
     return main.main(args=argv, prog_name="kbchat", standalone_mode=standalone)
 
+
 from kbchat.verdict.cli import judge_command, report_command  # noqa: E402 - same as admin
 
 main.add_command(judge_command)
