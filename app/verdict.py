@@ -148,6 +148,7 @@ def _judge_button() -> None:
 def render_page() -> None:
     """The verdict, the intervals, agreement, cost and speed; a plain note without data."""
     st.title(TITLE)
+    _judge_button()  # before the figures, so that a click's verdicts count in them at once
     try:
         config = services.settings()
         report = verdict_report(config, services.ledger(), audit_for(config))
@@ -167,6 +168,5 @@ def render_page() -> None:
         _chart(report)
         _agreement(report)
     _cost_and_speed(report)
-    _judge_button()
     with st.expander("What this does not prove"):
         st.markdown(NOT_PROVEN)
