@@ -26,6 +26,7 @@ PAGES = [
     st.Page(PAGES_DIR / "chat.py", title="Chat", default=True),
     st.Page(PAGES_DIR / "compare.py", title="Compare", url_path="compare"),
     st.Page(PAGES_DIR / "quality.py", title="Quality", url_path="quality"),
+    st.Page(PAGES_DIR / "verdict.py", title="Verdict", url_path="verdict"),
     st.Page(PAGES_DIR / "admin.py", title="Admin"),
 ]
 
@@ -34,7 +35,7 @@ page = st.navigation(PAGES)
 # Set once per run, after navigation, for the page about to run (two calls with different
 # layouts in one long run left the browser on the first one): side-by-side answers and charts
 # need the width.
-WIDE = {"compare", "quality"}
+WIDE = {"compare", "quality", "verdict"}
 st.set_page_config(page_title="kbchat", layout="wide" if page.url_path in WIDE else "centered")
 render_sidebar()
 page.run()

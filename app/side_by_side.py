@@ -27,6 +27,7 @@ from app.render import AnswerSanitiser, answer_markdown, label_markdown
 from kbchat.answering.service import Answerer, AnswerStream, Retrieval, Turn
 from kbchat.compare import CompareEvent, CompareRun, Comparison
 from kbchat.errors import KbchatError
+from kbchat.judging import judge_in_background
 from kbchat.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -191,6 +192,10 @@ def _record(shown: ShownComparison) -> None:
         if shown.cloud_offered:
             shown.comparison_id = ledger.record_comparison(
                 comparison, session=conversation.session_id()
+            )
+            # KBCHAT_JUDGE_AUTO: the judge rates it in the background (through the gate)
+            judge_in_background(
+                services.effective(), shown.comparison_id, session=conversation.session_id()
             )
         elif comparison.private is not None and "private" not in comparison.errors:
             ledger.record_answer(

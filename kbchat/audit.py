@@ -18,7 +18,12 @@ from kbchat.settings import Settings
 from vectorstore.sqlite_db import SqliteDatabase
 
 AuditEvent = Literal[
-    "cloud_call", "gate_refused", "setting_changed", "document_changed", "admin_sign_in"
+    "cloud_call",
+    "gate_refused",
+    "setting_changed",
+    "document_changed",
+    "admin_sign_in",
+    "judge_call",
 ]
 
 _SCHEMA = """

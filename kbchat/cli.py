@@ -475,6 +475,20 @@ class _EvalProgress:
             self._bar = None
 
 
+def _print_eval_verdict(verdict: dict[str, Any]) -> None:
+    overall = verdict["overall"]
+    low, high = overall["ci_low"], overall["ci_high"]
+    click.echo(
+        f"Judge {verdict['judge_model']}: {verdict['judged']} judged, "
+        f"{verdict['unparseable']} unparseable, {verdict['skipped']} skipped, "
+        f"{verdict['failed']} failed. Private at least as good: wins {overall['wins']}, "
+        f"ties {overall['ties']}, losses {overall['losses']}; 95% interval "
+        f"{low:.0%}–{high:.0%}; verdict {overall['verdict']}"
+        + (f" (about {overall['more_needed']} more needed)" if overall["more_needed"] else "")
+        + "."
+    )
+
+
 @main.command("eval")
 @click.argument("eval_file", metavar="FILE.jsonl", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
@@ -508,6 +522,13 @@ class _EvalProgress:
     is_flag=True,
     help="Measure retrieval only (recall@k, MRR): no model is loaded or called. Fast.",
 )
+@click.option(
+    "--judge",
+    "with_judge",
+    is_flag=True,
+    help="With --model both: the judge model rates each pair of answers (both orders); the "
+    "summary gains the verdict (see `kbchat report`).",
+)
 @click.pass_obj
 def evaluate(
     settings: Settings,
@@ -517,6 +538,7 @@ def evaluate(
     as_json: bool,
     report_paths: tuple[Path, ...],
     retrieval_only: bool,
+    with_judge: bool,
 ) -> None:
     """Measure retrieval and answers on a question set (JSON lines).
 
@@ -534,6 +556,7 @@ def evaluate(
       kbchat eval eval/docs_corpus_questions.jsonl --report eval-report.md
       kbchat eval eval/docs_corpus_questions.jsonl --model both --report r.md --report r.html
       kbchat eval my_questions.jsonl --json > results.json
+      kbchat eval eval/docs_corpus_questions.jsonl --model both --judge --json
     """
     from kbchat.evaluation import load_eval_set
     from kbchat.evaluation.report import render_text, report_format, write_report
@@ -546,7 +569,15 @@ def evaluate(
         for path in report_paths:
             report_format(path)  # a wrong extension is refused before any work
         models = () if retrieval_only else MODELS[which]
-        runner = EvalRunner(settings, models=models, k=k, session=f"kbchat eval {eval_file.name}")
+        if with_judge and (retrieval_only or which != "both"):
+            raise click.UsageError("--judge needs both models' answers: use --model both.")
+        runner = EvalRunner(
+            settings,
+            models=models,
+            k=k,
+            session=f"kbchat eval {eval_file.name}",
+            judge=with_judge,
+        )
         missing = runner.missing_gold_files(questions)
     if retrieval_only and which != "private":
         click.echo("Note: --retrieval-only: no model answers, --model is ignored.", err=True)
@@ -569,6 +600,8 @@ def evaluate(
         _emit_json(run.to_dict())
     else:
         click.echo(render_text(run))
+        if run.judge_model:
+            _print_eval_verdict(run.summary()["verdict"])
     failed = {m: run.model(m).failed for m in run.models}
     if any(failed.values()):
         counts = ", ".join(f"{m} {n}" for m, n in failed.items() if n)
@@ -590,7 +623,14 @@ def evaluate(
 @click.option(
     "--event",
     type=click.Choice(
-        ["cloud_call", "gate_refused", "setting_changed", "document_changed", "admin_sign_in"]
+        [
+            "cloud_call",
+            "gate_refused",
+            "setting_changed",
+            "document_changed",
+            "admin_sign_in",
+            "judge_call",
+        ]
     ),
     help="Only this kind of event.",
 )
@@ -685,3 +725,9 @@ main.add_command(chat_command)
 def run(argv: list[str] | None = None, *, standalone: bool = True) -> Callable[..., Any] | Any:
     """Run the CLI (used by tests to call it in-process)."""
     return main.main(args=argv, prog_name="kbchat", standalone_mode=standalone)
+
+
+from kbchat.verdict.cli import judge_command, report_command  # noqa: E402 - same as admin
+
+main.add_command(judge_command)
+main.add_command(report_command)

@@ -50,6 +50,8 @@ class Comparison:
     errors: dict[str, str] = field(default_factory=dict)
     agreement: float | None = None
     wall_s: float = 0.0
+    history_confidential: bool = False
+    """Whether an earlier exchange of the conversation drew on a confidential passage."""
 
 
 class CompareRun:
@@ -82,7 +84,11 @@ class CompareRun:
         self.cloud = cloud
         self.session = session
         self.audit = audit
-        self.result = Comparison(retrieval.question, retrieval)
+        self.result = Comparison(
+            retrieval.question,
+            retrieval,
+            history_confidential=any(t.used_confidential for t in history),
+        )
         self._events: queue.Queue[CompareEvent | None] = queue.Queue()
         self._streams: list[AnswerStream] = []
         self._closed = threading.Event()

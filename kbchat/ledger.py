@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kbchat import judge_store
 from kbchat.answering.prompt import Passage
 from kbchat.answering.service import Answer
 from kbchat.compare import Comparison
@@ -106,6 +107,12 @@ class Ledger:
         self._transaction = self._db.transaction
         for table, columns in _ADDED_COLUMNS.items():
             self._db.add_missing_columns(table, columns)
+        judge_store.ensure_schema(self._db)
+
+    @property
+    def database(self) -> SqliteDatabase:
+        """The ledger's SQLite file (shared with `kbchat.judge_store`)."""
+        return self._db
 
     def record_answer(
         self,
@@ -177,7 +184,9 @@ class Ledger:
                     withheld,
                 ),
             )
-            return int(cursor.lastrowid or 0)
+            comparison_id = int(cursor.lastrowid or 0)
+            judge_store.write_evidence(conn, comparison_id, comparison)
+            return comparison_id
 
     def record_judgement(
         self, comparison_id: int, verdict: str, comment: str | None = None

@@ -311,6 +311,64 @@ class LimitSettings(_Section):
     )
 
 
+JudgeResponseFormat = Literal["json_schema", "json_object", "off"]
+
+
+class JudgeSettings(_Section):
+    """The automatic judge of comparisons (any OpenAI-compatible endpoint)."""
+
+    judge_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible endpoint of the judge model; empty means the cloud "
+        "model's (OPENAI_BASE_URL, or OpenAI itself).",
+    )
+    judge_model: str | None = Field(
+        None, description="Model name of the judge; empty means KBCHAT_CLOUD_MODEL."
+    )
+    judge_api_key: SecretStr | None = Field(
+        None, description="API key of the judge endpoint; empty means OPENAI_API_KEY."
+    )
+    judge_private: bool = Field(
+        False,
+        description="The judge endpoint runs inside the company: confidential comparisons may "
+        "be sent to it and the cloud policy gate does not apply. Leave false for ChatGPT.",
+    )
+    judge_auto: bool = Field(
+        False,
+        description="Judge each comparison in the background right after the Compare page "
+        "records it.",
+    )
+    judge_max_tokens: int = Field(
+        200, ge=1, le=4000, description="Longest judge reply, in tokens (a JSON verdict)."
+    )
+    judge_timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for the judge.")
+    judge_response_format: JudgeResponseFormat = Field(
+        "json_schema",
+        description="How the judge is held to its JSON reply: json_schema (OpenAI structured "
+        "outputs), json_object (JSON mode with the schema attached, which llama.cpp's server "
+        "and vLLM enforce), or off (the prompt alone asks for JSON).",
+    )
+
+
+class VerdictSettings(_Section):
+    """How the verdict "can the private model replace ChatGPT" is reached."""
+
+    verdict_margin: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="Non-inferiority margin: the private model is replaceable when, with 95% "
+        "confidence, ChatGPT's answer is better in fewer than this share of comparisons.",
+    )
+    verdict_topic_depth: int = Field(
+        1,
+        ge=1,
+        le=10,
+        description="Folder levels of the best passage's path that name a topic (1: hr, 2: "
+        "hr/benefits).",
+    )
+
+
 class Settings(BaseSettings):
     """All of kbchat's settings, grouped by concern."""
 
@@ -325,3 +383,5 @@ class Settings(BaseSettings):
     ui: UiSettings = Field(default_factory=lambda: UiSettings())
     admin: AdminSettings = Field(default_factory=lambda: AdminSettings())
     limits: LimitSettings = Field(default_factory=lambda: LimitSettings())
+    judge: JudgeSettings = Field(default_factory=lambda: JudgeSettings())
+    verdict: VerdictSettings = Field(default_factory=lambda: VerdictSettings())

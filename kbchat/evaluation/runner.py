@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from kbchat.answering.service import Answer, Answerer, Retrieval
 from kbchat.errors import CloudNotAllowedError, IndexEmptyError, KbchatError
@@ -34,6 +34,10 @@ from kbchat.evaluation.metrics import (
     summarise_retrieval,
 )
 from kbchat.settings import Settings
+from kbchat.verdict.figures import topic_at_depth
+
+if TYPE_CHECKING:
+    from kbchat.judging import JudgeItem, Judging
 
 ModelChoice = Literal["private", "cloud", "both"]
 MODELS: dict[str, tuple[str, ...]] = {
@@ -55,6 +59,8 @@ class EvalRow:
     relevant: bool
     retrieval_s: float
     answers: dict[str, ModelAnswer] = field(default_factory=dict)
+    topic: str | None = None
+    judge: JudgeItem | None = None
 
     @property
     def retrieval_scored(self) -> bool:
@@ -80,6 +86,7 @@ class EvalRow:
             "retrieval_relevant": self.relevant,
             "retrieval_s": round(self.retrieval_s, 4),
             "answers": {label: answer.to_dict() for label, answer in self.answers.items()},
+            **({"judge": self.judge.to_dict()} if self.judge is not None else {}),
         }
 
 
@@ -97,6 +104,8 @@ class EvalRun:
     notice: str | None = None
     planned: int = 0
     interrupted: bool = False
+    judge_model: str | None = None
+    margin: float = 0.05
 
     def retrieval(self) -> RetrievalSummary:
         """Recall@k and MRR over the run's answerable questions with gold files."""
@@ -141,6 +150,34 @@ class EvalRun:
                 },
             },
             "per_model": {label: self.model(label).to_dict() for label in self.models},
+            **({"verdict": self.verdict()} if self.judge_model else {}),
+        }
+
+    def verdict(self) -> dict[str, Any]:
+        """``summary.verdict`` of ``kbchat eval --judge``: the judge's verdict, overall and per
+        topic, with the shape of ``kbchat report --json``'s (only judge verdicts here), and
+        how many questions the judge judged, found unparseable, skipped or failed on."""
+        from kbchat.verdict.figures import Rated, group_verdict
+
+        judged = [r for r in self.rows if r.judge is not None]
+        rated = [
+            Rated(r.number, r.topic or "(unknown)", None, r.judge.verdict)
+            for r in judged
+            if r.judge is not None and r.judge.verdict is not None
+        ]
+        topics: dict[str, list[Rated]] = {}
+        for item in rated:
+            topics.setdefault(item.topic, []).append(item)
+        statuses = [r.judge.status for r in judged if r.judge is not None]
+        return {
+            "judge_model": self.judge_model,
+            "margin": self.margin,
+            **{s: statuses.count(s) for s in ("judged", "unparseable", "skipped", "failed")},
+            "overall": group_verdict(rated, self.margin).to_json(),
+            "topics": [
+                {"topic": t, **group_verdict(members, self.margin).to_json()}
+                for t, members in sorted(topics.items())
+            ],
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,6 +212,7 @@ class EvalRunner:
         models: Sequence[str] = ("private",),
         k: int | None = None,
         session: str | None = None,
+        judge: bool = False,
     ) -> None:
         from kbchat.assistant import private_answerer
 
@@ -207,6 +245,24 @@ class EvalRunner:
 
             self._cloud = cloud_answerer(self.settings)
             self.model_names["cloud"] = self._cloud.backend.model_name
+        self.judging: Judging | None = None
+        if judge:
+            self.judging = self._judging()
+
+    def _judging(self) -> Judging:
+        """The judge for ``--judge`` (both models must answer; the judge must be usable)."""
+        from kbchat.audit import audit_for
+        from kbchat.judging import Judging, judge_unavailable
+
+        if set(self.models) != {"private", "cloud"}:
+            raise KbchatError("Judging needs both models' answers: use --model both with --judge.")
+        unavailable = judge_unavailable(self.settings)
+        if unavailable:
+            audit_for(self.settings).record(
+                "gate_refused", outcome=f"refused: {unavailable}", session=self.session
+            )
+            raise CloudNotAllowedError(unavailable)
+        return Judging(self.settings, session=self.session)
 
     def missing_gold_files(self, questions: Sequence[EvalQuestion]) -> list[str]:
         """Gold files of the set that are not in the index (a typo, or a file not ingested).
@@ -246,6 +302,8 @@ class EvalRunner:
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
             notice=self.notice,
             planned=len(questions),
+            judge_model=self.judging.model if self.judging else None,
+            margin=self.settings.verdict.verdict_margin,
         )
         started = time.perf_counter()
         try:
@@ -271,15 +329,45 @@ class EvalRunner:
                 first_gold_rank=first_gold_rank(sources[: self.k], question.gold_files),
                 relevant=retrieval.relevant,
                 retrieval_s=retrieval.seconds,
+                topic=topic_at_depth(
+                    sources[0] if sources else None, self.settings.verdict.verdict_topic_depth
+                ),
             )
             for label in self.models:
                 if label == "private":
                     row.answers[label] = self._ask_private(question, retrieval)
                 else:
                     row.answers[label] = self._ask_cloud(question, retrieval)
+            if self.judging is not None:
+                row.judge = self._judge(question, retrieval, row)
             run.rows.append(row)
             if on_row is not None:
                 on_row(row)
+
+    def _judge(
+        self, question: EvalQuestion, retrieval: Retrieval, row: EvalRow
+    ) -> JudgeItem | None:
+        """The judge's verdict on a question both models answered (None when one did not)."""
+        from kbchat.judge import EvidencePassage
+        from kbchat.judging import SourcedPassage
+
+        assert self.judging is not None
+        private, cloud = row.answers.get("private"), row.answers.get("cloud")
+        if private is None or cloud is None:
+            return None
+        if not (private.scored and cloud.scored and private.answered_by_model):
+            return None
+        if not cloud.answered_by_model:
+            return None
+        passages = [
+            SourcedPassage(
+                EvidencePassage(p.n, p.source, p.hit.text),
+                str(p.hit.metadata.get("sensitivity") or "") or None,
+                p.hit.chunk_id,
+            )
+            for p in retrieval.passages
+        ]
+        return self.judging.judge_case(None, question.question, passages, private.text, cloud.text)
 
     def _ask_private(self, question: EvalQuestion, retrieval: Retrieval) -> ModelAnswer:
         name = self.model_names["private"]

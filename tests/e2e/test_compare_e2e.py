@@ -24,6 +24,7 @@ pytestmark = pytest.mark.e2e
 
 MODEL_WAIT_MS = 240_000  # model load + two answers on 2 shared cores, with room to spare
 FINISHED = "Time to first token"  # in a column's figures, once its answer has ended
+JUDGE_ENV = {"KBCHAT_JUDGE_RESPONSE_FORMAT": "json_object", "KBCHAT_JUDGE_MAX_TOKENS": "40"}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,11 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The kbchat UI on a fresh index of docs_corpus, its cloud model the local stand-in."""
     with (
         start_llama_server(packaged_model("smollm2"), chat_format="chatml", n_ctx=2048) as cloud,
-        chat_app(tmp_path_factory.mktemp("e2e-compare"), extra_env=cloud_env(cloud)) as url,
+        chat_app(
+            tmp_path_factory.mktemp("e2e-compare"),
+            # the judge is the cloud stand-in: llama.cpp enforces the schema in JSON mode
+            extra_env={**cloud_env(cloud), **JUDGE_ENV},
+        ) as url,
     ):
         yield url
 
@@ -137,3 +142,17 @@ def test_compare_both_models_judge_and_see_it_on_the_quality_page(
     expect(cloud_better).to_contain_text("100%")
     expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible()
     page.screenshot(path=str(tmp_path / "quality.png"))
+
+    # the verdict: the judge (the same stand-in, through the gate) rates what was compared
+    _open(page, "Verdict")
+    expect(
+        page.get_by_role("heading", name="Can the private model replace ChatGPT?")
+    ).to_be_visible()
+    page.get_by_role("button", name="Judge up to 20 comparisons not judged yet").click()
+    verdict = page.get_by_test_id("stAlert").filter(has_text="1 by people, 1 by the judge")
+    expect(verdict).to_be_visible(timeout=MODEL_WAIT_MS)
+    skipped = page.get_by_text("only a private judge (KBCHAT_JUDGE_PRIVATE) may see it")
+    expect(skipped.first).to_be_visible()  # the confidential comparison stayed in the company
+    expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible()
+    page.screenshot(path=str(tmp_path / "verdict.png"), full_page=True)
+    print(f"verdict screenshot: {tmp_path / 'verdict.png'}")
