@@ -25,6 +25,8 @@ def private_answerer(settings: Settings) -> tuple[Answerer, ResolvedModel | None
         label="private",
         top_k=settings.retrieval.top_k,
         min_relevance=settings.retrieval.min_relevance,
+        min_keyword_relevance=settings.retrieval.min_keyword_relevance,
+        min_keyword_coverage=settings.retrieval.min_keyword_coverage,
         max_answer_tokens=settings.local.max_answer_tokens,
         temperature=settings.local.temperature,
         fallback=bool(resolved and resolved.fallback),

@@ -33,6 +33,8 @@ def cloud_answerer(settings: Settings) -> Answerer:
         label="cloud",
         top_k=settings.retrieval.top_k,
         min_relevance=settings.retrieval.min_relevance,
+        min_keyword_relevance=settings.retrieval.min_keyword_relevance,
+        min_keyword_coverage=settings.retrieval.min_keyword_coverage,
         max_answer_tokens=settings.local.max_answer_tokens,
         temperature=settings.local.temperature,
     )

@@ -11,6 +11,7 @@ from kbchat.answering.budget import fit_prompt
 from kbchat.answering.citations import Citation, map_citations
 from kbchat.answering.followup import FollowupStrategy, search_with_history
 from kbchat.answering.prompt import SYSTEM_PROMPT, Passage
+from kbchat.answering.relevance import RelevanceGate, RelevanceVerdict
 from kbchat.errors import IndexEmptyError, KbchatError
 from kbchat.llm.base import ChatBackend, ChatMessage, ChatStream, GenerationStats, OnWait
 from kbchat.quality import groundedness
@@ -50,6 +51,7 @@ class Retrieval:
     passages: list[Passage]
     relevant: bool
     seconds: float
+    verdict: RelevanceVerdict | None = None
 
     @property
     def hits(self) -> list[SearchHit]:
@@ -168,8 +170,11 @@ class Answerer:
         backend: the chat model.
         label: ``private`` or ``cloud``.
         top_k: passages given to the model.
-        min_relevance: below this cosine similarity of the best passage, the question is
-            taken as not covered by the documents and the model is not called.
+        min_relevance: below this cosine similarity of the best passage, and below
+            ``min_keyword_relevance`` for its BM25 score, the question is taken as not
+            covered by the documents and the model is not called (`RelevanceGate`).
+        min_keyword_relevance: the BM25 score that makes a passage relevant on its own...
+        min_keyword_coverage: ...when it holds this share of the question's search terms.
         max_answer_tokens: room kept for the answer.
         temperature: sampling temperature.
         fallback: whether the model is a stand-in for the configured one.
@@ -185,6 +190,8 @@ class Answerer:
         label: BackendLabel = "private",
         top_k: int = 5,
         min_relevance: float = 0.3,
+        min_keyword_relevance: float = RelevanceGate.min_keyword,
+        min_keyword_coverage: float = RelevanceGate.min_coverage,
         max_answer_tokens: int = 512,
         temperature: float = 0.1,
         fallback: bool = False,
@@ -196,6 +203,7 @@ class Answerer:
         self.label = label
         self.top_k = top_k
         self.min_relevance = min_relevance
+        self.gate = RelevanceGate(min_relevance, min_keyword_relevance, min_keyword_coverage)
         self.max_answer_tokens = max_answer_tokens
         self.temperature = temperature
         self.fallback = fallback
@@ -225,10 +233,11 @@ class Answerer:
             )
         except (ChromaStoreError, EmbedderError) as err:
             raise KbchatError(str(err)) from err
-        best = max((h.dense_score for h in hits if h.dense_score is not None), default=None)
-        relevant = bool(hits) and (best is None or best >= self.min_relevance)
+        verdict = self.gate.judge(hits)
         passages = [Passage(n, hit) for n, hit in enumerate(hits, start=1)]
-        return Retrieval(question, passages, relevant, time.perf_counter() - started)
+        return Retrieval(
+            question, passages, verdict.relevant, time.perf_counter() - started, verdict
+        )
 
     def warm_up(self, *, model: bool = False) -> None:
         """Load the embedding model and open the index now, not on the first question.
