@@ -35,6 +35,9 @@ def cloud_answerer(settings: Settings) -> Answerer:
         min_relevance=settings.retrieval.min_relevance,
         min_keyword_relevance=settings.retrieval.min_keyword_relevance,
         min_keyword_coverage=settings.retrieval.min_keyword_coverage,
+        compress=settings.retrieval.compress_context,
+        compress_keep=settings.retrieval.compress_keep,
+        compress_whole_top=settings.retrieval.compress_whole_top,
         max_answer_tokens=settings.local.max_answer_tokens,
         temperature=settings.local.temperature,
     )

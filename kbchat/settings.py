@@ -156,6 +156,23 @@ class RetrievalSettings(_Section):
         description="Share of the question's search terms a passage must hold for its BM25 "
         "score to count in the relevance gate (KBCHAT_MIN_KEYWORD_RELEVANCE).",
     )
+    compress_context: bool = Field(
+        False,
+        description="Give the model, of each passage after the first KBCHAT_COMPRESS_WHOLE_TOP, "
+        "only the sentences that bear on the question, so it reads fewer prompt tokens; "
+        "citations and the evidence panel keep whole passages. Off by default: measured "
+        "0.65 of the prompt tokens with 97% of key phrases kept (README).",
+    )
+    compress_keep: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="Share of a compressed passage's characters kept, at least (its best "
+        "sentence, and the one before when it leans on it, are always kept).",
+    )
+    compress_whole_top: int = Field(
+        1, ge=0, description="Best-ranked passages that context compression leaves whole."
+    )
 
 
 class LocalModelSettings(_Section):

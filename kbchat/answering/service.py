@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from kbchat.answering.budget import fit_prompt
 from kbchat.answering.citations import Citation, map_citations
+from kbchat.answering.compress import ContextCompressor
 from kbchat.answering.followup import FollowupStrategy, search_with_history
 from kbchat.answering.prompt import SYSTEM_PROMPT, Passage
 from kbchat.answering.relevance import RelevanceGate, RelevanceVerdict
@@ -180,6 +181,10 @@ class Answerer:
         fallback: whether the model is a stand-in for the configured one.
         notice: what to tell the user about the model (e.g. the fallback), if anything.
         followup: retrieval strategy for follow-up questions.
+        compress: keep only the sentences of each passage that bear on the question in the
+            prompt (`kbchat.answering.compress`); citations still name whole passages.
+        compress_keep: share of a passage's characters compression keeps, at least.
+        compress_whole_top: best-ranked passages compression leaves whole.
     """
 
     def __init__(
@@ -197,6 +202,9 @@ class Answerer:
         fallback: bool = False,
         notice: str | None = None,
         followup: FollowupStrategy = "fused",
+        compress: bool = False,
+        compress_keep: float = 0.1,
+        compress_whole_top: int = 1,
     ) -> None:
         self.index = index
         self.backend = backend
@@ -209,6 +217,11 @@ class Answerer:
         self.fallback = fallback
         self.notice = notice
         self.followup = followup
+        self.compressor = (
+            ContextCompressor(index.embedder, keep=compress_keep, whole_top=compress_whole_top)
+            if compress
+            else None
+        )
 
     def retrieve(
         self, question: str, history: Sequence[Turn] = (), *, filters: Filters | None = None
@@ -293,6 +306,11 @@ class Answerer:
             answer.text = NOTHING_FOUND
             answer.answered_by_model = False
             return AnswerStream(answer, None, on_finish)
+        if self.compressor is not None:
+            try:
+                given = self.compressor.compress(retrieval.question, given)
+            except EmbedderError as err:
+                raise KbchatError(str(err)) from err
         fitted = fit_prompt(
             retrieval.question,
             given,
