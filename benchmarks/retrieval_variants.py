@@ -347,7 +347,7 @@ def variants(quick: bool) -> Variants:
     fusions += [(f"convex w={w}", convex(w)) for w in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)]
     columns = [(2.0, 1.0, 1.0), (5.0, 2.0, 1.0), (10.0, 5.0, 1.0)]
     if quick:
-        return Variants([*chunkings[:2], chunkings[4]], [fusions[2], fusions[7]], columns[:1])
+        return Variants([*chunkings[:2], chunkings[4]], [fusions[2], fusions[5]], columns[:1])
     return Variants(chunkings, fusions, columns)
 
 
