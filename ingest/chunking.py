@@ -26,7 +26,7 @@ class ChunkingOptions:
         chunk_overlap: characters shared by neighbouring chunks of one section.
     """
 
-    chunk_size: int = 900
+    chunk_size: int = 1200
     chunk_overlap: int = 120
 
 

@@ -81,6 +81,8 @@ def index_for(settings: Settings) -> KnowledgeIndex:
         _embedder_key(settings),
         settings.retrieval.candidates,
         settings.retrieval.rrf_k,
+        settings.retrieval.fusion,
+        settings.retrieval.dense_weight,
     )
     return _indexes.get(
         key,
@@ -92,6 +94,8 @@ def index_for(settings: Settings) -> KnowledgeIndex:
             chroma_port=settings.index.chroma_port,
             candidates=settings.retrieval.candidates,
             rrf_k=settings.retrieval.rrf_k,
+            fusion=settings.retrieval.fusion,
+            dense_weight=settings.retrieval.dense_weight,
         ),
     )
 

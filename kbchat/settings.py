@@ -54,7 +54,7 @@ class PathSettings(_Section):
 
 
 class IngestSettings(_Section):
-    chunk_size: int = Field(900, ge=100, le=8000, description="Target chunk length (characters).")
+    chunk_size: int = Field(1200, ge=100, le=8000, description="Target chunk length (characters).")
     chunk_overlap: int = Field(
         120, ge=0, le=2000, description="Characters shared by neighbouring chunks."
     )
@@ -120,13 +120,58 @@ class RetrievalSettings(_Section):
     candidates: int = Field(
         30, ge=1, description="Candidates taken from each of dense and keyword search."
     )
-    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant (KBCHAT_FUSION=rrf).")
     min_relevance: float = Field(
         0.3,
         ge=-1,
         le=1,
-        description="Below this cosine similarity of the best passage a question is taken as "
-        "not covered by the documents and no model is called (tuned for all-MiniLM-L6-v2).",
+        description="Below this cosine similarity of the best passage, and below "
+        "KBCHAT_MIN_KEYWORD_RELEVANCE for its BM25 score, a question is taken as not covered by "
+        "the documents and no model is called (tuned for all-MiniLM-L6-v2).",
+    )
+    # Fusion and the keyword side of the gate: benchmarks/retrieval_variants.py.
+    fusion: Literal["convex", "rrf"] = Field(
+        "convex",
+        description="How hybrid search fuses dense and keyword results: convex (weighted sum "
+        "of min-max normalised scores, KBCHAT_DENSE_WEIGHT) or rrf (reciprocal rank fusion, "
+        "KBCHAT_RRF_K).",
+    )
+    dense_weight: float = Field(
+        0.4,
+        ge=0,
+        le=1,
+        description="Weight of dense (cosine) scores in the convex fusion; BM25 gets the rest.",
+    )
+    min_keyword_relevance: float = Field(
+        5.4,
+        description="BM25 score at or above which a passage that holds at least "
+        "KBCHAT_MIN_KEYWORD_COVERAGE of the question's search terms makes the question count "
+        "as covered, whatever its cosine (names and rare words score low on cosine and high "
+        "on BM25).",
+    )
+    min_keyword_coverage: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of the question's search terms a passage must hold for its BM25 "
+        "score to count in the relevance gate (KBCHAT_MIN_KEYWORD_RELEVANCE).",
+    )
+    compress_context: bool = Field(
+        False,
+        description="Give the model, of each passage after the first KBCHAT_COMPRESS_WHOLE_TOP, "
+        "only the sentences that bear on the question, so it reads fewer prompt tokens; "
+        "citations and the evidence panel keep whole passages. Off by default: measured "
+        "0.65 of the prompt tokens with 97% of key phrases kept (README).",
+    )
+    compress_keep: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="Share of a compressed passage's characters kept, at least (its best "
+        "sentence, and the one before when it leans on it, are always kept).",
+    )
+    compress_whole_top: int = Field(
+        1, ge=0, description="Best-ranked passages that context compression leaves whole."
     )
     max_question_chars: int = Field(
         4000,

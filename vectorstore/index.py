@@ -14,12 +14,14 @@ import numpy as np
 
 from vectorstore.chroma_store import ChromaStore
 from vectorstore.embedder import Embedder, EmbedderError
-from vectorstore.hybrid import reciprocal_rank_fusion
+from vectorstore.hybrid import convex_combination, reciprocal_rank_fusion
 from vectorstore.keyword import KeywordIndex
 from vectorstore.records import ChunkRecord, Filters, Metadata, SearchHit
 
 SearchMode = Literal["hybrid", "dense", "keyword"]
 SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "dense", "keyword")
+Fusion = Literal["convex", "rrf"]
+FUSIONS: tuple[Fusion, ...] = ("convex", "rrf")
 
 
 INFO_FILE = "index_info.json"
@@ -103,7 +105,10 @@ class KnowledgeIndex:
         chroma_host: Chroma server host; ``None`` for embedded Chroma under ``index_dir``.
         chroma_port: Chroma server port.
         candidates: how many results each retriever contributes before fusion.
-        rrf_k: reciprocal rank fusion constant.
+        rrf_k: reciprocal rank fusion constant (with ``fusion="rrf"``).
+        fusion: how hybrid search fuses dense and keyword results: ``convex`` (a weighted
+            sum of min-max normalised scores, see `convex_combination`) or ``rrf``.
+        dense_weight: weight of the dense side in the convex combination (keyword: the rest).
     """
 
     def __init__(
@@ -116,11 +121,19 @@ class KnowledgeIndex:
         chroma_port: int = 8000,
         candidates: int = 30,
         rrf_k: int = 60,
+        fusion: Fusion = "rrf",
+        dense_weight: float = 0.5,
     ) -> None:
+        if fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {fusion!r}; use one of {FUSIONS}")
+        if not 0.0 <= dense_weight <= 1.0:
+            raise ValueError(f"dense_weight must be between 0 and 1, not {dense_weight}")
         self.index_dir = index_dir
         self.embedder = embedder
         self.candidates = candidates
         self.rrf_k = rrf_k
+        self.fusion = fusion
+        self.dense_weight = dense_weight
         index_dir.mkdir(parents=True, exist_ok=True)
         self.chroma = ChromaStore(
             collection,
@@ -253,8 +266,7 @@ class KnowledgeIndex:
             query: the question or keywords.
             k: how many passages to return.
             filters: metadata filters (key -> value or list of values).
-            mode: ``hybrid`` (dense and BM25 fused by reciprocal rank fusion), ``dense`` or
-                ``keyword``.
+            mode: ``hybrid`` (dense and BM25 fused, see ``fusion``), ``dense`` or ``keyword``.
 
         Returns:
             Up to ``k`` hits, best first.
@@ -273,20 +285,32 @@ class KnowledgeIndex:
         pool = max(self.candidates, k)
         dense: list[tuple[str, float]] = []
         keyword: list[tuple[str, float]] = []
+        query_vector: np.ndarray | None = None
         if mode in ("hybrid", "dense"):
-            dense = self.chroma.query(self.embedder.embed_query(query), pool, filters)
+            query_vector = self.embedder.embed_query(query)
+            dense = self.chroma.query(query_vector, pool, filters)
         if mode in ("hybrid", "keyword"):
             keyword = self.keyword.search(query, pool, filters)
         if mode == "dense":
             ranked = [(cid, score, [rank, None]) for rank, (cid, score) in enumerate(dense, 1)]
         elif mode == "keyword":
             ranked = [(cid, score, [None, rank]) for rank, (cid, score) in enumerate(keyword, 1)]
+        elif self.fusion == "convex":
+            ranked = convex_combination(dense, keyword, dense_weight=self.dense_weight)
         else:
             ranked = reciprocal_rank_fusion(
                 [[cid for cid, _ in dense], [cid for cid, _ in keyword]], k=self.rrf_k
             )
         similarity = dict(dense)
+        bm25 = dict(keyword)
         top = ranked[:k]
+        if query_vector is not None:  # keyword-only hits get their cosine too (the gate reads it)
+            similarity.update(
+                self._cosines(query_vector, [cid for cid, _, _ in top if cid not in similarity])
+            )
+        coverage = (
+            self.keyword.term_coverage(query, [cid for cid, _, _ in top]) if mode != "dense" else {}
+        )
         payload = self._payload([cid for cid, _, _ in top])
         hits = []
         for cid, score, (dense_rank, keyword_rank) in top:
@@ -302,9 +326,23 @@ class KnowledgeIndex:
                     dense_rank,
                     keyword_rank,
                     similarity.get(cid),
+                    bm25.get(cid),
+                    coverage.get(cid),
                 )
             )
         return hits
+
+    def _cosines(self, query_vector: np.ndarray, chunk_ids: list[str]) -> dict[str, float]:
+        """Cosine similarity of the query to chunks dense search did not return."""
+        if not chunk_ids:
+            return {}
+        query = np.asarray(query_vector, dtype=np.float32)
+        query_norm = float(np.linalg.norm(query)) or 1.0
+        found = {}
+        for cid, vector in self.chroma.embeddings(chunk_ids).items():
+            norm = float(np.linalg.norm(vector)) or 1.0
+            found[cid] = float(np.dot(query, vector) / (query_norm * norm))
+        return found
 
     def _payload(self, chunk_ids: list[str]) -> dict[str, tuple[str, Metadata]]:
         found = self.keyword.get(chunk_ids)

@@ -176,6 +176,40 @@ class KeywordIndex:
             rows = self._conn.execute(sql, [match, *params, n]).fetchall()
         return [(cid, -float(rank)) for cid, rank in rows]
 
+    def term_coverage(self, query: str, chunk_ids: Sequence[str]) -> dict[str, float]:
+        """Share of the query's search terms that occur in each chunk (as FTS5 matches them).
+
+        Args:
+            query: free text, split as `search` splits it.
+            chunk_ids: the chunks to look at.
+
+        Returns:
+            ``chunk_id -> share`` between 0 and 1 for the chunks in the index.
+        """
+        terms = query_terms(query)
+        ids = list(dict.fromkeys(chunk_ids))
+        if not ids:
+            return {}
+        placeholders = ", ".join("?" * len(ids))
+        matched = dict.fromkeys(ids, 0)
+        with self._lock:
+            present = {
+                row[0]
+                for row in self._conn.execute(
+                    f"SELECT chunk_id FROM chunks WHERE chunk_id IN ({placeholders})", ids
+                )
+            }
+            for term in terms:
+                rows = self._conn.execute(
+                    "SELECT chunks.chunk_id FROM chunks_fts JOIN chunks "
+                    "ON chunks.rowid = chunks_fts.rowid WHERE chunks_fts MATCH ? "
+                    f"AND chunks.chunk_id IN ({placeholders})",
+                    [f'"{term}"', *ids],
+                )
+                for (cid,) in rows:
+                    matched[cid] += 1
+        return {cid: matched[cid] / len(terms) if terms else 0.0 for cid in ids if cid in present}
+
     def size_bytes(self) -> int:
         """Bytes on disk (database and write-ahead log)."""
         return self._db.size_bytes()

@@ -39,7 +39,11 @@ class SearchHit:
         score: fused score (higher is better); for a single-retriever search, that retriever's.
         dense_rank: 1-based rank in dense search, ``None`` if dense search did not find it.
         keyword_rank: 1-based rank in keyword search, ``None`` if keyword search did not find it.
-        dense_score: cosine similarity to the query, when dense search found it.
+        dense_score: cosine similarity to the query (hybrid and dense searches).
+        keyword_score: BM25 score of the passage for the query (higher is better), when
+            keyword search found it.
+        keyword_coverage: share of the query's search terms that occur in the passage
+            (hybrid and keyword searches).
     """
 
     chunk_id: str
@@ -49,3 +53,5 @@ class SearchHit:
     dense_rank: int | None = None
     keyword_rank: int | None = None
     dense_score: float | None = None
+    keyword_score: float | None = None
+    keyword_coverage: float | None = None

@@ -35,10 +35,21 @@ _TAG = re.compile(r"<\s*/?\s*(passage|passages|question)\b[^>]*>", re.IGNORECASE
 
 @dataclass(frozen=True)
 class Passage:
-    """A retrieved passage as numbered in the prompt (``n`` starts at 1)."""
+    """A retrieved passage as numbered in the prompt (``n`` starts at 1).
+
+    ``excerpt``, when set, is what the prompt shows instead of the whole text: the sentences
+    that bear on the question (`kbchat.answering.compress`). Citations and the evidence
+    panel use ``hit.text``, the whole passage.
+    """
 
     n: int
     hit: SearchHit
+    excerpt: str | None = None
+
+    @property
+    def text_for_prompt(self) -> str:
+        """The text the model reads: the excerpt, or the whole passage."""
+        return self.excerpt if self.excerpt is not None else self.hit.text
 
     @property
     def source(self) -> str:
@@ -73,7 +84,7 @@ def format_passage(passage: Passage) -> str:
         attrs.append(f'section="{_attr(passage.section)}"')
     if passage.page is not None:
         attrs.append(f'page="{passage.page}"')
-    return f"<passage {' '.join(attrs)}>\n{neutralise(passage.hit.text)}\n</passage>"
+    return f"<passage {' '.join(attrs)}>\n{neutralise(passage.text_for_prompt)}\n</passage>"
 
 
 def user_message(question: str, passages: Sequence[Passage]) -> str:

@@ -9,8 +9,10 @@ from typing import Any, Literal
 
 from kbchat.answering.budget import fit_prompt
 from kbchat.answering.citations import Citation, map_citations
+from kbchat.answering.compress import ContextCompressor
 from kbchat.answering.followup import FollowupStrategy, search_with_history
 from kbchat.answering.prompt import SYSTEM_PROMPT, Passage
+from kbchat.answering.relevance import RelevanceGate, RelevanceVerdict
 from kbchat.errors import IndexEmptyError, KbchatError, QuestionTooLongError
 from kbchat.llm.base import ChatBackend, ChatMessage, ChatStream, GenerationStats, OnWait
 from kbchat.quality import groundedness
@@ -63,6 +65,7 @@ class Retrieval:
     passages: list[Passage]
     relevant: bool
     seconds: float
+    verdict: RelevanceVerdict | None = None
 
     @property
     def hits(self) -> list[SearchHit]:
@@ -187,13 +190,20 @@ class Answerer:
         backend: the chat model.
         label: ``private`` or ``cloud``.
         top_k: passages given to the model.
-        min_relevance: below this cosine similarity of the best passage, the question is
-            taken as not covered by the documents and the model is not called.
+        min_relevance: below this cosine similarity of the best passage, and below
+            ``min_keyword_relevance`` for its BM25 score, the question is taken as not
+            covered by the documents and the model is not called (`RelevanceGate`).
+        min_keyword_relevance: the BM25 score that makes a passage relevant on its own...
+        min_keyword_coverage: ...when it holds this share of the question's search terms.
         max_answer_tokens: room kept for the answer.
         temperature: sampling temperature.
         fallback: whether the model is a stand-in for the configured one.
         notice: what to tell the user about the model (e.g. the fallback), if anything.
         followup: retrieval strategy for follow-up questions.
+        compress: keep only the sentences of each passage that bear on the question in the
+            prompt (`kbchat.answering.compress`); citations still name whole passages.
+        compress_keep: share of a passage's characters compression keeps, at least.
+        compress_whole_top: best-ranked passages compression leaves whole.
         max_question_chars: longest question accepted (``None``: no limit); a longer one is
             refused before any search or model call.
     """
@@ -206,11 +216,16 @@ class Answerer:
         label: BackendLabel = "private",
         top_k: int = 5,
         min_relevance: float = 0.3,
+        min_keyword_relevance: float = RelevanceGate.min_keyword,
+        min_keyword_coverage: float = RelevanceGate.min_coverage,
         max_answer_tokens: int = 512,
         temperature: float = 0.1,
         fallback: bool = False,
         notice: str | None = None,
         followup: FollowupStrategy = "fused",
+        compress: bool = False,
+        compress_keep: float = 0.1,
+        compress_whole_top: int = 1,
         max_question_chars: int | None = None,
     ) -> None:
         self.index = index
@@ -218,11 +233,17 @@ class Answerer:
         self.label = label
         self.top_k = top_k
         self.min_relevance = min_relevance
+        self.gate = RelevanceGate(min_relevance, min_keyword_relevance, min_keyword_coverage)
         self.max_answer_tokens = max_answer_tokens
         self.temperature = temperature
         self.fallback = fallback
         self.notice = notice
         self.followup = followup
+        self.compressor = (
+            ContextCompressor(index.embedder, keep=compress_keep, whole_top=compress_whole_top)
+            if compress
+            else None
+        )
         self.max_question_chars = max_question_chars
 
     def check_question(self, question: str) -> None:
@@ -260,10 +281,11 @@ class Answerer:
             )
         except (ChromaStoreError, EmbedderError) as err:
             raise KbchatError(str(err)) from err
-        best = max((h.dense_score for h in hits if h.dense_score is not None), default=None)
-        relevant = bool(hits) and (best is None or best >= self.min_relevance)
+        verdict = self.gate.judge(hits)
         passages = [Passage(n, hit) for n, hit in enumerate(hits, start=1)]
-        return Retrieval(question, passages, relevant, time.perf_counter() - started)
+        return Retrieval(
+            question, passages, verdict.relevant, time.perf_counter() - started, verdict
+        )
 
     def warm_up(self, *, model: bool = False) -> None:
         """Load the embedding model and open the index now, not on the first question.
@@ -321,6 +343,11 @@ class Answerer:
             answer.text = NOTHING_FOUND
             answer.answered_by_model = False
             return AnswerStream(answer, None, on_finish)
+        if self.compressor is not None:
+            try:
+                given = self.compressor.compress(retrieval.question, given)
+            except EmbedderError as err:
+                raise KbchatError(str(err)) from err
         fitted = fit_prompt(
             retrieval.question,
             given,

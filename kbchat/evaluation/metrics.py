@@ -2,7 +2,8 @@
 
 Retrieval (once per run; every model answers from the same passages):
     recall@k: share of answerable questions with gold files whose top ``k`` passages include
-    one from a gold file. MRR: mean of ``1 / rank`` of the first such passage (0 when none).
+    one from a gold file (R@1: whose first passage is from one). MRR: mean of ``1 / rank``
+    of the first such passage (0 when none).
     Unanswerable questions and questions without gold files are left out.
 
 Per model, over the questions whose answer did not fail and was not stopped by the cloud
@@ -92,6 +93,16 @@ class RetrievalSummary:
     def hits(self) -> int:
         """Questions with a gold file in the top k."""
         return sum(r.hit for r in self.rows)
+
+    @property
+    def hits_at_1(self) -> int:
+        """Questions whose first passage is from a gold file."""
+        return sum(r.first_gold_rank == 1 for r in self.rows)
+
+    @property
+    def recall_at_1(self) -> float:
+        """R@1: share of the questions whose first passage is from a gold file."""
+        return self.hits_at_1 / self.questions if self.questions else 0.0
 
 
 def retrieval_result(question: EvalQuestion, sources: Sequence[str], k: int) -> RetrievalResult:

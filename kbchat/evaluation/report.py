@@ -58,6 +58,12 @@ def retrieval_table(run: EvalRun) -> list[tuple[str, str]]:
             if not retrieval.questions
             else f"{retrieval.recall_at_k:.3f} ({retrieval.hits}/{retrieval.questions})",
         ),
+        (
+            "R@1",
+            "n/a"
+            if not retrieval.questions
+            else f"{retrieval.recall_at_1:.3f} ({retrieval.hits_at_1}/{retrieval.questions})",
+        ),
         ("MRR", "n/a" if not retrieval.questions else f"{retrieval.mrr:.3f}"),
         ("Nothing relevant found (no model called)", str(figures["not_relevant"])),
     ]

@@ -142,6 +142,7 @@ class EvalRun:
                 "questions": retrieval.questions,
                 "hits": retrieval.hits,
                 "recall_at_k": round(retrieval.recall_at_k, 4),
+                "recall_at_1": round(retrieval.recall_at_1, 4),
                 "mrr": round(retrieval.mrr, 4),
                 "not_relevant": sum(not r.relevant for r in self.rows),
                 "seconds": {

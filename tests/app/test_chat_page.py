@@ -181,7 +181,8 @@ def test_empty_index_asks_to_run_ingestion_first(
 def test_question_not_covered_is_answered_without_passages(
     monkeypatch: pytest.MonkeyPatch, indexed: Settings
 ) -> None:
-    _point_app_at(monkeypatch, indexed, MIN_RELEVANCE="0.99")  # nothing is relevant enough
+    # Nothing is relevant enough by either signal of the gate.
+    _point_app_at(monkeypatch, indexed, MIN_RELEVANCE="0.99", MIN_KEYWORD_RELEVANCE="1000")
     at = _ask(_started(), QUESTION)
     [assistant] = _assistant_messages(at)
     assert _unescaped(assistant.markdown[0].value) == NOTHING_FOUND

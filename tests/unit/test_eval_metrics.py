@@ -155,6 +155,7 @@ def test_retrieval_recall_and_mrr() -> None:
     assert summary.questions == 4 and summary.hits == 3
     assert summary.recall_at_k == pytest.approx(3 / 4)
     assert summary.mrr == pytest.approx((1 + 1 / 2 + 0 + 1 / 3) / 4)
+    assert summary.hits_at_1 == 1 and summary.recall_at_1 == pytest.approx(1 / 4)
     # The same through the retrieval-only entry point, and with a tighter cut-off.
     lookup = {q.question: RETRIEVED[i] for i, q in enumerate(Q)}
     at_2 = score_retrieval(Q, lambda question: lookup[question], 2)
@@ -233,6 +234,7 @@ def test_json_rows_add_up_to_the_summary() -> None:
     assert summary["questions"] == len(rows) == 6
     assert (summary["answerable"], summary["unanswerable"]) == (4, 2)
     assert summary["retrieval"]["recall_at_k"] == 0.75
+    assert summary["retrieval"]["recall_at_1"] == 0.25
     assert summary["retrieval"]["not_relevant"] == 1
     for label in ("private", "cloud"):
         model = summary["per_model"][label]

@@ -67,6 +67,7 @@ def test_worst_questions_are_ranked_by_how_bad() -> None:
 def test_markdown_report_has_both_columns_and_escapes_untrusted_text() -> None:
     text = render_markdown(hostile_run())
     assert "| Recall@5 | 0.750 (3/4) |" in text
+    assert "| R@1 | 0.250 (1/4) |" in text
     assert "|  | Private model | Cloud model |" in text
     assert "| Key phrases all found | 50.0% (2/4) | 100.0% (2/2) |" in text
     assert "| Refusal accuracy (unanswerable) | 50.0% (1/2) | 100.0% (2/2) |" in text

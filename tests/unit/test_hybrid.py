@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from vectorstore.hybrid import reciprocal_rank_fusion
+from vectorstore.hybrid import convex_combination, reciprocal_rank_fusion
 
 pytestmark = pytest.mark.unit
 
@@ -33,3 +33,23 @@ def test_fusion_of_nothing_is_empty() -> None:
 def test_duplicate_in_one_ranking_counts_once_at_its_best_rank() -> None:
     fused = reciprocal_rank_fusion([["a", "a", "b"]], k=1)
     assert fused[0] == ("a", pytest.approx(1 / 2), [1])
+
+
+def test_convex_combination_weighs_normalised_scores() -> None:
+    dense = [("a", 0.9), ("b", 0.5), ("c", 0.1)]  # normalised 1, 0.5, 0
+    keyword = [("c", 30.0), ("b", 20.0), ("d", 10.0)]  # normalised 1, 0.5, 0
+    fused = convex_combination(dense, keyword, dense_weight=0.4)
+    scores = {item: score for item, score, _ in fused}
+    assert scores == pytest.approx({"a": 0.4, "b": 0.5, "c": 0.6, "d": 0.0})
+    assert [item for item, _, _ in fused] == ["c", "b", "a", "d"]
+    assert dict((i, r) for i, _, r in fused)["c"] == [3, 1]
+
+
+def test_convex_combination_follows_its_weight() -> None:
+    dense = [("a", 0.9), ("b", 0.2)]
+    keyword = [("b", 12.0), ("a", 3.0)]
+    assert convex_combination(dense, keyword, dense_weight=0.8)[0][0] == "a"
+    assert convex_combination(dense, keyword, dense_weight=0.2)[0][0] == "b"
+    assert [i for i, _, _ in convex_combination(dense, [], dense_weight=0.5)] == ["a", "b"]
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        convex_combination(dense, keyword, dense_weight=1.5)

@@ -75,3 +75,11 @@ def test_filter_keys_are_validated() -> None:
     with pytest.raises(ValueError, match="invalid metadata key"):
         filter_sql({"x') OR 1=1 --": "a"})
     assert filter_sql(None) == ("1", [])
+
+
+def test_term_coverage_counts_the_query_terms_each_chunk_holds(index: KeywordIndex) -> None:
+    # "annual" and "leave" (stemmed: "holidays" would match "holiday") of four terms.
+    coverage = index.term_coverage("annual leave carry over", ["leave", "vpn", "missing"])
+    assert coverage == {"leave": 0.5, "vpn": 0.0}
+    assert index.term_coverage("holiday approved", ["leave", "vpn"]) == {"leave": 0.5, "vpn": 0.5}
+    assert index.term_coverage("the of and", ["leave"]) == {"leave": 0.0}

@@ -1,0 +1,111 @@
+"""Context compression: which sentences a passage keeps, and that citations stay whole."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from kbchat.answering.citations import map_citations
+from kbchat.answering.compress import ELLIPSIS, ContextCompressor, split_sentences
+from kbchat.answering.prompt import Passage, build_messages
+from kbchat.answering.service import Answerer, Retrieval
+from tests.unit.test_answering import WordCountBackend
+from vectorstore import SentenceTransformerEmbedder
+from vectorstore.records import SearchHit
+
+pytestmark = pytest.mark.unit
+
+FIRST = (
+    "Super Bowl 50 was an American football game to determine the champion of the NFL for "
+    "the 2015 season. The Denver Broncos defeated the Carolina Panthers 24 to 10 to earn "
+    "their third Super Bowl title. The game was played on February 7, 2016."
+)
+STADIUM = (
+    "On May 21, 2013, NFL owners at their spring meetings in Boston voted and awarded the "
+    "game to a new venue in Santa Clara. The venue is called Levi's Stadium. It opened in "
+    "2014 at a cost of 1.2 billion dollars. The Bay Area last hosted the game in 1985, and "
+    "California last hosted it in San Diego in 2003. Ticket prices rose sharply that year "
+    "and hotels in the city were fully booked for the whole week of the game."
+)
+HALFTIME = (
+    "The halftime show was headlined by the British rock group Coldplay. Beyonce and Bruno "
+    "Mars, who had headlined earlier shows, joined them on stage. The show was watched by "
+    "more viewers than the game itself in several markets, according to the network."
+)
+
+
+def _passages() -> list[Passage]:
+    texts = [FIRST, STADIUM, HALFTIME]
+    return [
+        Passage(n, SearchHit(f"id{n}", text, {"source": f"sb/p{n}.md"}, 1.0 / n))
+        for n, text in enumerate(texts, start=1)
+    ]
+
+
+@pytest.fixture(scope="module")
+def compressor(embedder: SentenceTransformerEmbedder) -> ContextCompressor:
+    return ContextCompressor(embedder, keep=0.1, whole_top=1)
+
+
+def test_sentences_split_at_ends_and_lines() -> None:
+    assert split_sentences("It opened in 2014. The cost was $1.2 billion!\nRow: a, b") == [
+        "It opened in 2014.",
+        "The cost was $1.2 billion!",
+        "Row: a, b",
+    ]
+    assert split_sentences("Version 4.2 shipped. 30% off.") == ["Version 4.2 shipped.", "30% off."]
+
+
+def test_the_answer_sentence_is_kept_with_the_sentence_it_leans_on(
+    compressor: ContextCompressor,
+) -> None:
+    passages = _passages()
+    compressed = compressor.compress("When did Levi's Stadium open?", passages)
+    assert compressed[0].excerpt is None  # the best-ranked passage stays whole
+    stadium = compressed[1].text_for_prompt
+    # The name matches "The venue is called Levi's Stadium."; "It opened in 2014", which
+    # answers, leans on it and is kept with it.
+    assert "It opened in 2014" in stadium and "The venue is called Levi's Stadium." in stadium
+    assert "Ticket prices" not in stadium and "San Diego" not in stadium
+    assert stadium.startswith(ELLIPSIS) and stadium.endswith(ELLIPSIS)
+    assert len(stadium) < 0.6 * len(STADIUM)
+    assert compressed[2].excerpt is None  # under 300 characters: whole
+
+
+def test_compression_changes_the_prompt_and_nothing_else(compressor: ContextCompressor) -> None:
+    passages = _passages()
+    question = "When did Levi's Stadium open?"
+    compressed = compressor.compress(question, passages)
+    assert [(p.n, p.hit) for p in compressed] == [(p.n, p.hit) for p in passages]
+    answer = "It opened in 2014 [2], after the 2013 vote [2][1]."
+    whole = map_citations(answer, passages)
+    assert map_citations(answer, compressed) == whole
+    assert [c.text for c in whole] == [STADIUM, FIRST]  # citations carry the whole passage
+    prompt = build_messages(question, compressed)[-1].content
+    assert "Ticket prices" not in prompt and "It opened in 2014" in prompt
+    assert 'n="2" source="sb/p2.md"' in prompt
+
+
+def test_short_passages_stay_whole(compressor: ContextCompressor) -> None:
+    short = Passage(2, SearchHit("s", "One line. Two lines.", {}, 0.5))
+    assert compressor.compress("lines?", [_passages()[0], short])[1].excerpt is None
+
+
+def test_the_answerer_sends_excerpts_and_shows_whole_passages(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    backend = WordCountBackend(reply="It opened in 2014 [2].")
+    index = SimpleNamespace(embedder=embedder)
+    retrieval = Retrieval("When did Levi's Stadium open?", _passages(), True, 0.0)
+    plain = Answerer(index, WordCountBackend(), max_answer_tokens=50)  # type: ignore[arg-type]
+    squeezed = Answerer(index, backend, max_answer_tokens=50, compress=True)  # type: ignore[arg-type]
+    answer = squeezed.stream(retrieval).consume()
+    plain.stream(retrieval).consume()
+    sent = backend.calls[0][-1].content
+    assert backend.count_messages(backend.calls[0]) < plain.backend.count_messages(  # type: ignore[attr-defined]
+        plain.backend.calls[0]  # type: ignore[attr-defined]
+    )
+    assert "Ticket prices" not in sent
+    assert [c.text for c in answer.citations] == [STADIUM]
+    assert [p.hit.text for p in answer.passages] == [FIRST, STADIUM, HALFTIME]
