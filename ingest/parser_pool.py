@@ -26,8 +26,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ingest.loaders import LoadedDocument, LoadError, Section, load_document
+from ingest.loaders import LoadedDocument, LoadError, Section
 
+# The function that parses a file in a worker, as "module:name" (tests swap in a hostile one).
+DEFAULT_LOADER = "ingest.loaders:load_document"
 # The parser modules a worker imports once, at start.
 _PRELOAD = ("markdown", "text", "pdf", "docx", "html", "csv")
 _POLL_S = 0.1  # how often a wait checks whether the run was stopped
@@ -94,10 +96,13 @@ def _memory_reason(memory_mb: int) -> str:
     )
 
 
-def _worker_main(conn: Connection, memory_mb: int) -> None:
+def _worker_main(conn: Connection, memory_mb: int, loader: str) -> None:
     """Parse files sent by the parent, one at a time, until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     import importlib
+
+    module_name, _, function = loader.partition(":")
+    load = getattr(importlib.import_module(module_name), function)
 
     for fmt in _PRELOAD:
         with contextlib.suppress(ImportError):  # load_document reports it for that format
@@ -113,7 +118,7 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
             return
         task_id, path, max_bytes = task
         try:
-            document = load_document(Path(path), max_bytes=max_bytes)
+            document = load(Path(path), max_bytes=max_bytes)
             payload: _Payload = (
                 document.title,
                 document.format,
@@ -148,11 +153,14 @@ def _death_reason(process: BaseProcess) -> str:
 class _Worker:
     """One worker process and the pipe to it."""
 
-    def __init__(self, memory_mb: int) -> None:
+    def __init__(self, memory_mb: int, loader: str) -> None:
         context = multiprocessing.get_context("spawn")
         self.conn, child = context.Pipe()
         self.process = context.Process(
-            target=_worker_main, args=(child, memory_mb), name="kbchat-parser", daemon=True
+            target=_worker_main,
+            args=(child, memory_mb, loader),
+            name="kbchat-parser",
+            daemon=True,
         )
         self.process.start()
         child.close()
@@ -189,10 +197,13 @@ class ParserPool:
 
     Args:
         limits: the time and memory limits per file, and how many workers.
+        loader: the function that parses a file, as ``module:name``; it takes the path and
+            ``max_bytes`` and returns a `LoadedDocument` or raises `LoadError`.
     """
 
-    def __init__(self, limits: ParserLimits) -> None:
+    def __init__(self, limits: ParserLimits, loader: str = DEFAULT_LOADER) -> None:
         self.limits = limits
+        self.loader = loader
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
         self._next_id = 0
@@ -212,7 +223,7 @@ class ParserPool:
                 if worker.process.is_alive():
                     return worker
                 worker.kill()
-        return _Worker(self.limits.memory_mb)
+        return _Worker(self.limits.memory_mb, self.loader)
 
     def _give_back(self, worker: _Worker) -> None:
         with self._lock:
@@ -330,16 +341,16 @@ def _document(payload: Any) -> LoadedDocument:
     )
 
 
-_pools: dict[ParserLimits, ParserPool] = {}
+_pools: dict[tuple[ParserLimits, str], ParserPool] = {}
 _pools_lock = threading.Lock()
 
 
-def shared_pool(limits: ParserLimits) -> ParserPool:
+def shared_pool(limits: ParserLimits, loader: str = DEFAULT_LOADER) -> ParserPool:
     """The process's pool for these limits (its workers are reused by every run)."""
     with _pools_lock:
-        pool = _pools.get(limits)
+        pool = _pools.get((limits, loader))
         if pool is None:
-            pool = _pools[limits] = ParserPool(limits)
+            pool = _pools[limits, loader] = ParserPool(limits, loader)
         return pool
 
 

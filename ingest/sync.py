@@ -33,7 +33,7 @@ from ingest.discover import discover
 from ingest.loaders import LoadedDocument, LoadError
 from ingest.lock import ingest_lock
 from ingest.manifest import FileEntry, Manifest
-from ingest.parser_pool import ParserLimits, ParseStopped, shared_pool
+from ingest.parser_pool import DEFAULT_LOADER, ParserLimits, ParseStopped, shared_pool
 from ingest.sensitivity import SensitivityError, label_for
 from vectorstore.index import KnowledgeIndex
 from vectorstore.records import ChunkRecord
@@ -107,6 +107,7 @@ class IngestOptions:
             label); one replaces the file's front matter, a confidential path still wins (see
             `ingest.sensitivity.label_for`). Changing one re-processes only that file.
         parser_limits: time and memory limits of parsing one file (in a worker process).
+        loader: the function the parser workers call on each file, as ``module:name``.
     """
 
     corpus_dir: Path
@@ -117,6 +118,7 @@ class IngestOptions:
     full: bool = False
     sensitivity_overrides: Mapping[str, str] = field(default_factory=dict)
     parser_limits: ParserLimits = field(default_factory=ParserLimits)
+    loader: str = DEFAULT_LOADER
 
 
 @dataclass(frozen=True)
@@ -350,7 +352,7 @@ class IngestJob:
     ) -> None:
         """Parse the planned files in the parser workers and chunk them, in plan order."""
         try:
-            pool = shared_pool(self.options.parser_limits)
+            pool = shared_pool(self.options.parser_limits, self.options.loader)
             files = ((source, planned.path) for source, planned in plan.items())
             for source, result in pool.load_many(
                 files, max_bytes=self.options.max_file_bytes, stop=stop

@@ -69,6 +69,22 @@ class IngestSettings(_Section):
         "internal", description="Label of a document with no front matter label or path rule."
     )
 
+    parser_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds one file's parsing may take (in a worker process); a slower file "
+        "is reported as failed and the rest ingests.",
+    )
+    parser_memory_mb: int = Field(
+        1024,
+        ge=0,
+        description="Megabytes of memory one file's parsing may use (the parser worker's "
+        "address-space limit, Linux); 0 means no limit.",
+    )
+    parser_workers: int = Field(
+        1, ge=1, le=4, description="Worker processes that parse files at once."
+    )
+
     _split = field_validator("confidential_paths", mode="before")(_split_list)
 
     def model_post_init(self, __context: object) -> None:
