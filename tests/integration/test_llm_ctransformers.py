@@ -3,6 +3,7 @@ load, and a failure inside the library stays in its child process."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,63 @@ def test_a_truncated_llama_file_is_refused(tmp_path: Path) -> None:
     cut.write_bytes(smollm2.read_bytes()[:64])
     with pytest.raises(ModelError, match=r"cut\.gguf"):
         check_llama_gguf(cut)
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("gguf")
+    from tests.fixtures.tiny_llama import write_tiny_llama
+
+    return write_tiny_llama(tmp_path_factory.mktemp("tiny") / "tiny-llama.gguf")
+
+
+def _llama2(path: Path) -> CTransformersBackend:
+    return CTransformersBackend(
+        path, chat_format="llama-2", n_ctx=512, n_threads=1, display_name="tiny"
+    )
+
+
+def test_a_llama_2_era_file_loads_and_streams(tiny_llama: Path) -> None:
+    pytest.importorskip("ctransformers")
+    backend = _llama2(tiny_llama)
+    assert backend.count_tokens("the annual leave policy") > 1
+    stream = backend.stream_chat(QUESTION, max_tokens=12, temperature=0.0)
+    deltas = list(stream)
+    assert stream.stats is not None
+    assert stream.stats.tokens_out == len(deltas) > 0
+    assert stream.stats.tokens_in == backend.count_messages(QUESTION)
+    assert stream.stats.ttft_s is not None
+    assert stream.text == "".join(deltas)
+    again = backend.stream_chat(QUESTION, max_tokens=12, temperature=0.0)
+    assert again.text == "" and "".join(again) == stream.text  # greedy: the same answer
+
+
+def test_stop_ends_the_answer_and_frees_the_model(tiny_llama: Path) -> None:
+    pytest.importorskip("ctransformers")
+    backend = _llama2(tiny_llama)
+    stream = backend.stream_chat(QUESTION, max_tokens=200, temperature=0.0)
+    next(stream)
+    stream.close()
+    assert stream.finished
+    full = backend.stream_chat(QUESTION, max_tokens=5, temperature=0.0)
+    assert len(list(full)) == 5  # nothing of the stopped answer leaks into this one
+
+
+def test_a_crash_in_the_library_is_a_model_error_and_the_next_request_works(
+    tiny_llama: Path,
+) -> None:
+    pytest.importorskip("ctransformers")
+    import signal
+
+    backend = _llama2(tiny_llama)
+    backend.warm_up()
+    child = backend._shared.child
+    assert child is not None
+    stream = backend.stream_chat(QUESTION, max_tokens=200, temperature=0.0)
+    next(stream)
+    os.kill(child.process.pid, signal.SIGSEGV)  # what the library did on one file
+    with pytest.raises(ModelError, match="crashed \\(SIGSEGV\\)"):
+        list(stream)
+    answer = backend.stream_chat(QUESTION, max_tokens=4, temperature=0.0)
+    assert len(list(answer)) == 4
+    assert backend._shared.child is not child
