@@ -83,6 +83,11 @@ def main() -> None:
                 display_name="tiny-llama",
             ),
         }
+        try:
+            import ctransformers  # noqa: F401
+        except ImportError:
+            print("ctransformers is not installed (pip install 'kbchat[ctransformers]'): skipped")
+            del engines["ctransformers"]
         figures = {}
         for name, backend in engines.items():
             rate, ttft, produced = measure(backend, args.rounds, args.tokens)
@@ -98,6 +103,8 @@ def main() -> None:
                 f"tiny Llama GGUF written by the tests ({path.stat().st_size // 1024} KB), "
                 f"{args.threads} thread(s), greedy, medians of {args.rounds}",
             )
+    if "ctransformers" not in figures:
+        return
     ratio = figures["ctransformers"] / figures["llama-cpp"]
     print(f"ctransformers / llama-cpp decode: {ratio:.2f}")
     report("answering", "decode tokens/s, ctransformers / llama-cpp", f"{ratio:.2f}", "same file")
