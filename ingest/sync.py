@@ -15,20 +15,25 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ingest.chunking import ChunkingOptions, chunk_document, sha256_hex
 from ingest.discover import discover
-from ingest.loaders import LoaderLimits, LoadError, load_document
+from ingest.loaders import LoadedDocument, LoaderLimits, LoadError
 from ingest.lock import ingest_lock
 from ingest.manifest import FileEntry, Manifest
+from ingest.parser_pool import DEFAULT_LOADER, ParserLimits, ParseStopped, shared_pool
 from ingest.sensitivity import SensitivityError, label_for
 from vectorstore.index import KnowledgeIndex
 from vectorstore.records import ChunkRecord
@@ -37,8 +42,14 @@ from vectorstore.records import ChunkRecord
 PIPELINE_VERSION = 1
 
 
-# Chunks embedded together: several small files share one pass of the model.
-EMBED_BATCH = 512
+# Files are embedded and written in batches: one pass of the model and one write to each
+# index for several files. The first batch is one file and each next one may hold twice as
+# many chunks, up to EMBED_BATCH: the encoder starts as soon as the first file is parsed, and
+# every batch is written while the next one is encoded. Batches depend only on the files'
+# chunk counts, never on timing, so a run writes the same batches every time.
+EMBED_BATCH = 64
+# Parsed files waiting for the encoder (bounds memory when parsing runs ahead).
+LOADED_QUEUE = 256
 
 
 def _hash(record: ChunkRecord) -> str:
@@ -52,6 +63,29 @@ class _Prepared:
     entry: FileEntry
     records: list[ChunkRecord]
     old_ids: tuple[str, ...] | None  # None: the file is new
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """A file that cannot be ingested, and why."""
+
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Files embedded together, in plan order, with failures met on the way."""
+
+    items: list[_Prepared | _Failed]
+    vectors: list[np.ndarray]  # one matrix per _Prepared item, in order
+
+
+class _End:
+    """The end of a stage's output; carries the exception that ended it, if any."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
 
 
 class IngestError(RuntimeError):
@@ -74,6 +108,8 @@ class IngestOptions:
             `ingest.sensitivity.label_for`). Changing one re-processes only that file.
         loader_limits: what one DOCX, PDF or HTML file may ask of its parser; a file over a
             limit fails with the limit named, the rest of the run goes on.
+        parser_limits: time and memory limits of parsing one file (in a worker process).
+        loader: the function the parser workers call on each file, as ``module:name``.
     """
 
     corpus_dir: Path
@@ -84,6 +120,8 @@ class IngestOptions:
     full: bool = False
     sensitivity_overrides: Mapping[str, str] = field(default_factory=dict)
     loader_limits: LoaderLimits = field(default_factory=LoaderLimits)
+    parser_limits: ParserLimits = field(default_factory=ParserLimits)
+    loader: str = DEFAULT_LOADER
 
 
 @dataclass(frozen=True)
@@ -204,21 +242,7 @@ class IngestJob:
                 self._progress(Progress(done, total, source, "removing"))
                 self._remove(source, entries[source])
                 done += 1
-            now = _utc_now()
-            batch: list[_Prepared] = []
-            for source, (path, data, file_hash, rule) in plan.items():
-                self._progress(Progress(done, total, source, "ingesting"))
-                prepared = self._prepare(
-                    source, path, data, file_hash, rule, entries.get(source), now
-                )
-                if prepared is None:
-                    done += 1
-                    continue
-                batch.append(prepared)
-                if sum(len(p.records) for p in batch) >= EMBED_BATCH:
-                    done = self._write_batch(batch, done, total)
-                    batch = []
-            done = self._write_batch(batch, done, total)
+            done = self._ingest(plan, entries, _utc_now(), done, total)
             self._progress(Progress(done, total, "", "done"))
             self.manifest.forget_failures(set(files))
             self.report.chunks_total = self.index.count()
@@ -243,11 +267,9 @@ class IngestJob:
             self._progress(Progress(0, 0, note, "re-embedding"))
         return True
 
-    def _plan(
-        self, files: dict[str, Path], entries: dict[str, FileEntry]
-    ) -> dict[str, tuple[Path, bytes | None, str, bool]]:
+    def _plan(self, files: dict[str, Path], entries: dict[str, FileEntry]) -> dict[str, _Planned]:
         """Hash every file; keep those that are new or changed (or whose settings changed)."""
-        plan: dict[str, tuple[Path, bytes | None, str, bool]] = {}
+        plan: dict[str, _Planned] = {}
         embedder = self.index.embedder.name
         for position, (source, path) in enumerate(files.items()):
             self._progress(Progress(position, len(files), source, "scanning"))
@@ -269,8 +291,115 @@ class IngestJob:
             if unchanged and entry and entry.settings_key == key:
                 self.report.files_unchanged += 1
                 continue
-            plan[source] = (path, data, file_hash, rule)
+            plan[source] = _Planned(path, file_hash, len(data) if data is not None else 0, rule)
         return plan
+
+    # -- the pipeline: parse | embed | write ---------------------------------------------------
+
+    def _ingest(
+        self,
+        plan: dict[str, _Planned],
+        entries: dict[str, FileEntry],
+        now: str,
+        done: int,
+        total: int,
+    ) -> int:
+        """Parse, embed and write the planned files, the three stages overlapping.
+
+        Files are parsed in worker processes (`ingest.parser_pool`) by a loader thread, and
+        embedded in batches by an encoder thread, while this thread writes the batch before;
+        every write to the index and the manifest happens here, in plan order, each file under
+        its journal entry, so a crash leaves what a crash of the one-stage job left.
+        """
+        if not plan:
+            return done
+        stop = threading.Event()
+        loaded: queue.Queue[_Prepared | _Failed | _End] = queue.Queue(LOADED_QUEUE)
+        encoded: queue.Queue[_Batch | _End] = queue.Queue(1)
+        stages = [
+            threading.Thread(
+                target=self._load_stage,
+                args=(plan, entries, now, loaded, stop),
+                name="ingest-load",
+                daemon=True,
+            ),
+            threading.Thread(
+                target=self._encode_stage,
+                args=(loaded, encoded, stop),
+                name="ingest-embed",
+                daemon=True,
+            ),
+        ]
+        for stage in stages:
+            stage.start()
+        try:
+            while True:
+                batch = encoded.get()
+                if isinstance(batch, _End):
+                    if batch.error is not None:
+                        raise batch.error
+                    return done
+                done = self._write_batch(batch, done, total)
+        finally:
+            stop.set()
+            for stage in stages:
+                stage.join()
+
+    def _load_stage(
+        self,
+        plan: dict[str, _Planned],
+        entries: dict[str, FileEntry],
+        now: str,
+        out: queue.Queue[_Prepared | _Failed | _End],
+        stop: threading.Event,
+    ) -> None:
+        """Parse the planned files in the parser workers and chunk them, in plan order."""
+        try:
+            pool = shared_pool(self.options.parser_limits, self.options.loader)
+            files = ((source, planned.path) for source, planned in plan.items())
+            limits = self.options.loader_limits if self.options.loader == DEFAULT_LOADER else None
+            for source, result in pool.load_many(
+                files, max_bytes=self.options.max_file_bytes, limits=limits, stop=stop
+            ):
+                if isinstance(result, LoadError):
+                    item: _Prepared | _Failed = _Failed(source, str(result))
+                else:
+                    item = self._prepare(source, plan[source], entries.get(source), now, result)
+                _put(out, item, stop)
+            _put(out, _End(), stop)
+        except (ParseStopped, _Stopped):
+            return
+        except BaseException as err:  # noqa: BLE001 - the writing thread re-raises it
+            _put_end(out, err, stop)
+
+    def _encode_stage(
+        self,
+        source: queue.Queue[_Prepared | _Failed | _End],
+        out: queue.Queue[_Batch | _End],
+        stop: threading.Event,
+    ) -> None:
+        """Group parsed files into batches (see `EMBED_BATCH`) and embed each batch."""
+        try:
+            cap, chunks = 1, 0
+            items: list[_Prepared | _Failed] = []
+            for item in _drain(source, stop):
+                items.append(item)
+                if isinstance(item, _Prepared):
+                    chunks += len(item.records)
+                if chunks >= cap:
+                    _put(out, self._embed(items), stop)
+                    items, chunks, cap = [], 0, min(EMBED_BATCH, cap * 2)
+            if items:
+                _put(out, self._embed(items), stop)
+            _put(out, _End(), stop)
+        except _Stopped:
+            return
+        except BaseException as err:  # noqa: BLE001 - the writing thread re-raises it
+            _put_end(out, err, stop)
+
+    def _embed(self, items: list[_Prepared | _Failed]) -> _Batch:
+        prepared = [item for item in items if isinstance(item, _Prepared)]
+        return _Batch(items, self._vectors(prepared) if prepared else [])
 
     # -- one file ----------------------------------------------------------------------------
 
@@ -285,18 +414,14 @@ class IngestJob:
     def _prepare(
         self,
         source: str,
-        path: Path,
-        data: bytes | None,
-        file_hash: str,
-        rule: bool,
+        planned: _Planned,
         old: FileEntry | None,
         now: str,
-    ) -> _Prepared | None:
-        """Load and chunk one file; ``None`` (and a reported failure) when it cannot be read."""
+        document: LoadedDocument,
+    ) -> _Prepared | _Failed:
+        """Label and chunk one parsed file; `_Failed` when it cannot be ingested."""
+        file_hash, size = planned.file_hash, planned.size
         try:
-            document = load_document(
-                path, max_bytes=self.options.max_file_bytes, limits=self.options.loader_limits
-            )
             sensitivity = label_for(
                 source,
                 document.metadata,
@@ -304,15 +429,13 @@ class IngestJob:
                 default=self.options.default_sensitivity,
                 override=self._override(source),
             )
-            if data is None or not file_hash:  # unreadable while planning, readable now
-                data = path.read_bytes()
-                file_hash = sha256_hex(data)
-        except (LoadError, SensitivityError) as err:
-            self._fail(source, str(err))
-            return None
+            if not file_hash:  # unreadable while planning, readable now
+                data = planned.path.read_bytes()
+                file_hash, size = sha256_hex(data), len(data)
+        except SensitivityError as err:
+            return _Failed(source, str(err))
         except OSError as err:
-            self._fail(source, f"cannot read file: {err.strerror}")
-            return None
+            return _Failed(source, f"cannot read file: {err.strerror}")
         records = chunk_document(
             document,
             source=source,
@@ -322,15 +445,14 @@ class IngestJob:
             options=self.options.chunking,
         )
         if not records:
-            self._fail(source, "no text could be extracted")
-            return None
+            return _Failed(source, "no text could be extracted")
         entry = FileEntry(
             source=source,
             file_hash=file_hash,
             settings_key=_settings_key(
-                self.options, rule, self.index.embedder.name, self._override(source)
+                self.options, planned.rule, self.index.embedder.name, self._override(source)
             ),
-            size=len(data),
+            size=size,
             format=document.format,
             title=document.title,
             sensitivity=sensitivity,
@@ -339,31 +461,49 @@ class IngestJob:
         )
         return _Prepared(entry, records, tuple(old.chunk_ids) if old else None)
 
-    def _write_batch(self, batch: list[_Prepared], done: int, total: int) -> int:
-        """Embed a batch of files in one pass, then write them to the index one by one.
+    def _write_batch(self, batch: _Batch, done: int, total: int) -> int:
+        """Write a batch of embedded files: one write to each index for all of them.
 
-        Embedding chunks of many small files together keeps the model's batches full; each
-        file is still written, and committed to the manifest, on its own.
+        Each file's new chunk ids are journaled before the write and the file is committed to
+        the manifest after it (and after its stale chunks are removed), one by one, so a crash
+        at any point leaves every file either committed or under its journal entry.
         """
-        if not batch:
+        prepared = [item for item in batch.items if isinstance(item, _Prepared)]
+        first = batch.items[0]
+        self._progress(
+            Progress(
+                done,
+                total,
+                first.entry.source if isinstance(first, _Prepared) else first.source,
+                "ingesting",
+            )
+        )
+        for item in batch.items:
+            if isinstance(item, _Failed):
+                self._fail(item.source, item.reason)
+                done += 1
+        if not prepared:
             return done
-        vectors = self._vectors(batch)
-        for prepared, file_vectors in zip(batch, vectors, strict=True):
-            entry = prepared.entry
+        for item in prepared:
+            self.manifest.journal_begin(item.entry.source, list(item.entry.chunk_ids))
+        self.index.write(
+            [record for item in prepared for record in item.records], np.concatenate(batch.vectors)
+        )
+        stale: list[str] = []
+        for item in prepared:
+            stale += sorted(set(item.old_ids or ()) - set(item.entry.chunk_ids))
+        self.index.delete(stale)
+        for item in prepared:
+            entry = item.entry
             self._progress(Progress(done, total, entry.source, "writing"))
-            new_ids = list(entry.chunk_ids)
-            old_ids = list(prepared.old_ids or ())
-            self.manifest.journal_begin(entry.source, new_ids)
-            self.index.write(prepared.records, file_vectors)
-            stale = sorted(set(old_ids) - set(new_ids))
-            self.index.delete(stale)
             self.manifest.commit_file(entry)
-            if prepared.old_ids is None:
+            new_ids, old_ids = set(entry.chunk_ids), set(item.old_ids or ())
+            if item.old_ids is None:
                 self.report.files_added += 1
             else:
                 self.report.files_updated += 1
-            self.report.chunks_added += len(set(new_ids) - set(old_ids))
-            self.report.chunks_removed += len(stale)
+            self.report.chunks_added += len(new_ids - old_ids)
+            self.report.chunks_removed += len(old_ids - new_ids)
             done += 1
         return done
 
@@ -423,3 +563,48 @@ class IngestJob:
         for source, entry in entries.items():
             if not set(entry.chunk_ids) <= present:
                 self.manifest.invalidate(source)
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A file to process: where it is, its hash and size when planned ('' and 0 if unread)."""
+
+    path: Path
+    file_hash: str
+    size: int
+    rule: bool  # a confidential path rule matches it
+
+
+class _Stopped(Exception):
+    """The run is ending: a stage stops where it is."""
+
+
+def _put(out: queue.Queue[Any], item: object, stop: threading.Event) -> None:
+    while True:
+        try:
+            out.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            if stop.is_set():
+                raise _Stopped() from None
+
+
+def _put_end(out: queue.Queue[Any], error: BaseException, stop: threading.Event) -> None:
+    with contextlib.suppress(_Stopped):
+        _put(out, _End(error), stop)
+
+
+def _drain(source: queue.Queue[Any], stop: threading.Event) -> Iterator[Any]:
+    """Items of a stage's queue until its `_End` (re-raising the error it carries)."""
+    while True:
+        try:
+            item = source.get(timeout=0.1)
+        except queue.Empty:
+            if stop.is_set():
+                raise _Stopped() from None
+            continue
+        if isinstance(item, _End):
+            if item.error is not None:
+                raise item.error
+            return
+        yield item

@@ -677,7 +677,13 @@ def models_list(settings: Settings, as_json: bool) -> None:
 
     rows = list_models(settings.local)
     if as_json:
-        _emit_json([{**row.__dict__, "path": str(row.path) if row.path else None} for row in rows])
+        engine = settings.local.local_engine
+        _emit_json(
+            [
+                {**row.__dict__, "path": str(row.path) if row.path else None, "engine": engine}
+                for row in rows
+            ]
+        )
         return
     for row in rows:
         state = "in use" if row.in_use else ("present" if row.present else "missing")
@@ -686,6 +692,7 @@ def models_list(settings: Settings, as_json: bool) -> None:
         where = row.url or (str(row.path) if row.path else "")
         size = f", {row.size_bytes / 1e9:.2f} GB" if row.size_bytes else ""
         click.echo(f"{row.name:<28} {state:<18} {where}{size}")
+    click.echo(f"engine: {settings.local.local_engine} (KBCHAT_LOCAL_ENGINE)")
 
 
 @models.command("pull")

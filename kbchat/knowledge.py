@@ -14,6 +14,7 @@ from ingest.chunking import ChunkingOptions
 from ingest.loaders import LoaderLimits
 from ingest.lock import IngestLockedError, ingest_running
 from ingest.manifest import Manifest
+from ingest.parser_pool import ParserLimits
 from ingest.sync import IngestError, IngestJob, IngestOptions, IngestReport, ProgressCallback
 from kbchat.errors import ConfigError, IndexEmptyError, KbchatError
 from kbchat.instances import PerProcess
@@ -125,6 +126,11 @@ def ingest_options(
         default_sensitivity=settings.ingest.default_sensitivity,
         full=full,
         sensitivity_overrides=sensitivity_overrides(settings),
+        parser_limits=ParserLimits(
+            timeout_s=settings.ingest.parser_timeout_s,
+            memory_mb=settings.ingest.parser_memory_mb,
+            workers=settings.ingest.parser_workers,
+        ),
         loader_limits=loader_limits(settings),
     )
 

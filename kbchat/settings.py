@@ -69,6 +69,22 @@ class IngestSettings(_Section):
         "internal", description="Label of a document with no front matter label or path rule."
     )
 
+    parser_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds one file's parsing may take (in a worker process); a slower file "
+        "is reported as failed and the rest ingests.",
+    )
+    parser_memory_mb: int = Field(
+        1024,
+        ge=0,
+        description="Megabytes of memory one file's parsing may use (the parser worker's "
+        "address-space limit, Linux); 0 means no limit.",
+    )
+    parser_workers: int = Field(
+        1, ge=1, le=4, description="Worker processes that parse files at once."
+    )
+
     _split = field_validator("confidential_paths", mode="before")(_split_list)
 
     def model_post_init(self, __context: object) -> None:
@@ -200,6 +216,12 @@ class LocalModelSettings(_Section):
         "while waiting, so taking every core of a busy machine slows answers down).",
     )
     local_n_gpu_layers: int = Field(0, description="Layers offloaded to a GPU (-1 all, 0 none).")
+    local_engine: Literal["llama-cpp", "ctransformers"] = Field(
+        "llama-cpp",
+        description="What runs the in-process private model: llama-cpp, or ctransformers "
+        "(optional extra kbchat[ctransformers]; Llama-architecture GGUF files of the Llama 2 "
+        "era only, run in a child process).",
+    )
     local_preload: bool = Field(
         True,
         description="Load the private model in the UI process when the UI starts (and read "

@@ -9,7 +9,7 @@ never loads a model twice.
 from __future__ import annotations
 
 from kbchat.llm.base import ChatBackend
-from kbchat.llm.llamacpp import LlamaCppBackend
+from kbchat.llm.llamacpp import LlamaCppBackend, default_threads
 from kbchat.llm.models import ResolvedModel, resolve_local_model
 from kbchat.llm.openai_compat import OpenAICompatBackend
 from kbchat.settings import CloudSettings, LimitSettings, LocalModelSettings
@@ -50,6 +50,16 @@ def build_private_backend(
         return server, None
     resolved = resolve_local_model(local)
     limits = limits or LimitSettings()
+    if local.local_engine == "ctransformers":
+        from kbchat.llm.ctransformers_engine import CTransformersBackend
+
+        return CTransformersBackend(
+            resolved.path,
+            chat_format=resolved.chat_format,
+            n_ctx=local.local_n_ctx,
+            n_threads=local.local_n_threads or default_threads(),
+            display_name=resolved.name,
+        ), resolved
     backend = LlamaCppBackend(
         resolved.path,
         chat_format=resolved.chat_format,

@@ -1,0 +1,324 @@
+"""The optional ctransformers engine, for Llama-architecture GGUF files of the Llama 2 era.
+
+ctransformers (``pip install 'kbchat[ctransformers]'``) has been frozen since 2023: it fails
+on current GGUF files and has crashed its process on some. So kbchat guards it twice:
+- before loading, the GGUF header is read (`kbchat.llm.gguf`) and any architecture other than
+  ``llama`` is refused with a message that names the file and points to llama.cpp;
+- the model runs in a child process: a crash inside the library ends that process only, and
+  the UI or CLI gets a `ModelError` saying what happened; the next request starts a new child.
+
+Calls into one model are serialised by a `FairLock` shared by every backend on the same file,
+as with llama.cpp, and a waiting request is told how many are ahead.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from kbchat.errors import ModelError
+from kbchat.llm.base import ChatMessage, ChatStream, GenerationStats, OnWait
+from kbchat.llm.gguf import GgufFormatError, read_gguf_info
+from kbchat.llm.locking import FairLock
+
+INSTALL_HINT = "pip install 'kbchat[ctransformers]'"
+_LOAD_TIMEOUT_S = 300.0
+
+
+def check_llama_gguf(path: Path) -> None:
+    """Refuse a file the ctransformers engine must not load.
+
+    Raises:
+        ModelError: the file is missing, not a readable GGUF file, or not of the llama
+            architecture; the message names the file and the fix.
+    """
+    try:
+        info = read_gguf_info(path)
+    except OSError as err:
+        raise ModelError(f"Cannot read the model file {path}: {err.strerror or err}.") from err
+    except GgufFormatError as err:
+        raise ModelError(f"{path} is not a readable GGUF file ({err}).") from err
+    if info.architecture != "llama":
+        raise ModelError(
+            f"{path.name} is a {info.architecture or 'unknown'}-architecture model: the "
+            "ctransformers engine runs only Llama-architecture GGUF files of the Llama 2 era. "
+            "Use llama.cpp for it: set KBCHAT_LOCAL_ENGINE=llama-cpp."
+        )
+
+
+def format_prompt(messages: Sequence[ChatMessage], chat_format: str) -> str:
+    """The chat template of ``chat_format`` (``llama-2`` or ``chatml``) applied to messages."""
+    if chat_format == "chatml":
+        turns = [f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n" for m in messages]
+        return "".join(turns) + "<|im_start|>assistant\n"
+    if chat_format != "llama-2":
+        raise ModelError(
+            f"The ctransformers engine knows the chat formats llama-2 and chatml, not "
+            f"{chat_format!r}: fix KBCHAT_LOCAL_CHAT_FORMAT or use KBCHAT_LOCAL_ENGINE=llama-cpp."
+        )
+    system = "\n".join(m.content for m in messages if m.role == "system")
+    prompt, pending_system = "", system
+    for message in messages:
+        if message.role == "user":
+            content = message.content
+            if pending_system:
+                content = f"<<SYS>>\n{pending_system}\n<</SYS>>\n\n{content}"
+                pending_system = ""
+            prompt += f"<s>[INST] {content} [/INST]"
+        elif message.role == "assistant":
+            prompt += f" {message.content} </s>"
+    return prompt
+
+
+# -- the child process -----------------------------------------------------------------------
+
+
+def _child_main(conn: Connection, path: str, threads: int, context: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        from ctransformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(
+            path, model_type="llama", threads=threads, context_length=context
+        )
+    except ImportError:
+        conn.send(("error", f"ctransformers is not installed: {INSTALL_HINT}"))
+        return
+    except Exception as err:  # noqa: BLE001 - the library's reason goes to the parent
+        conn.send(("error", f"ctransformers cannot load it: {err}"))
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return
+        kind = request[0]
+        if kind == "count":
+            conn.send(("count", len(model.tokenize(request[1]))))
+            continue
+        _kind, prompt, max_tokens, temperature = request
+        tokens = model.tokenize(prompt)
+        produced = 0
+        for token in model.generate(tokens, temperature=temperature, reset=True):
+            if model.is_eos_token(token) or produced >= max_tokens:
+                break
+            produced += 1
+            conn.send(("delta", model.detokenize([token])))
+            if conn.poll(0) and conn.recv() == ("stop",):
+                break
+        conn.send(("done", (len(tokens), produced)))
+
+
+def _death(process: BaseProcess) -> str:
+    process.join(5)
+    code = process.exitcode
+    if code is not None and code < 0:
+        try:
+            return f"crashed ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"was killed (signal {-code})"
+    return f"exited (status {code})"
+
+
+class _Child:
+    """The process holding one loaded model."""
+
+    def __init__(self, path: Path, threads: int, context: int) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(
+            target=_child_main,
+            args=(child, str(path), threads, context),
+            name="kbchat-ctransformers",
+            daemon=True,
+        )
+        self.process.start()
+        child.close()
+        self.path = path
+        deadline = time.monotonic() + _LOAD_TIMEOUT_S
+        while not self.conn.poll(0.1):
+            if not self.process.is_alive() and not self.conn.poll(0):
+                raise ModelError(self.failure("loading"))
+            if time.monotonic() > deadline:
+                self.process.kill()
+                raise ModelError(f"ctransformers took too long to load {path.name}.")
+        kind, value = self.recv("loading")
+        if kind != "ready":
+            self.process.join(5)
+            raise ModelError(
+                f"{path.name}: {value}. Use llama.cpp for it: set KBCHAT_LOCAL_ENGINE=llama-cpp."
+            )
+
+    def failure(self, doing: str) -> str:
+        return (
+            f"The ctransformers engine {_death(self.process)} while {doing} {self.path.name}; "
+            "kbchat itself is unaffected. Use llama.cpp for this file "
+            "(KBCHAT_LOCAL_ENGINE=llama-cpp)."
+        )
+
+    def recv(self, doing: str) -> tuple[str, Any]:
+        try:
+            message: tuple[str, Any] = self.conn.recv()
+        except (EOFError, OSError) as err:
+            raise ModelError(self.failure(doing)) from err
+        return message
+
+    def send(self, message: tuple[Any, ...], doing: str) -> None:
+        try:
+            self.conn.send(message)
+        except (OSError, ValueError) as err:
+            raise ModelError(self.failure(doing)) from err
+
+
+class _SharedChild:
+    """One child per model file and settings, with the lock that serialises its use."""
+
+    def __init__(self) -> None:
+        self.lock = FairLock()
+        self.child: _Child | None = None
+
+
+_shared: dict[tuple[Path, int, int], _SharedChild] = {}
+_shared_lock = threading.Lock()
+
+
+class CTransformersBackend:
+    """A `ChatBackend` on ctransformers, the model in a child process.
+
+    Args:
+        path: the GGUF file (Llama architecture).
+        chat_format: ``llama-2`` or ``chatml``.
+        n_ctx: the context window.
+        n_threads: CPU threads of the model.
+        display_name: what the UI shows as the answering model.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        chat_format: str,
+        n_ctx: int,
+        n_threads: int,
+        display_name: str,
+    ) -> None:
+        self.path = path
+        self.chat_format = chat_format
+        self.context_window = n_ctx
+        self.model_name = f"{display_name} (ctransformers)"
+        self._threads = n_threads
+        key = (path.resolve(), n_ctx, n_threads)
+        with _shared_lock:
+            self._shared = _shared.setdefault(key, _SharedChild())
+
+    def _child(self) -> _Child:
+        """The running child (started, after the header check, if there is none)."""
+        shared = self._shared
+        if shared.child is None or not shared.child.process.is_alive():
+            check_llama_gguf(self.path)
+            shared.child = _Child(self.path, self._threads, self.context_window)
+        return shared.child
+
+    def warm_up(self, system_prompt: str | None = None) -> None:
+        """Start the child and load the model now."""
+        self._shared.lock.acquire()
+        try:
+            self._child()
+        finally:
+            self._shared.lock.release()
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of a plain text, by the model's own tokenizer."""
+        self._shared.lock.acquire()
+        try:
+            child = self._child()
+            child.send(("count", text), "counting tokens of")
+            _kind, count = child.recv("counting tokens of")
+            return int(count)
+        finally:
+            self._shared.lock.release()
+
+    def count_messages(self, messages: Sequence[ChatMessage]) -> int:
+        """Tokens of the formatted prompt."""
+        return self.count_tokens(format_prompt(messages, self.chat_format))
+
+    def stream_chat(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float,
+        on_wait: OnWait | None = None,
+    ) -> ChatStream:
+        """Answer in the child; the stream yields its text deltas."""
+        prompt = format_prompt(messages, self.chat_format)
+
+        def body(stream: ChatStream) -> Iterator[str]:
+            return self._generate(stream, prompt, max_tokens, temperature, on_wait)
+
+        return ChatStream(body)
+
+    def _generate(
+        self,
+        stream: ChatStream,
+        prompt: str,
+        max_tokens: int,
+        temperature: float,
+        on_wait: OnWait | None,
+    ) -> Iterator[str]:
+        shared = self._shared
+        queued_s = shared.lock.acquire(on_wait)
+        started = time.perf_counter()
+        ttft: float | None = None
+        tokens_in = tokens_out = 0
+        child: _Child | None = None
+        finished = False
+        try:
+            child = self._child()
+            child.send(("generate", prompt, max_tokens, temperature), "answering with")
+            stop_sent = False
+            while True:
+                if stream.stop_requested and not stop_sent:
+                    child.send(("stop",), "answering with")
+                    stop_sent = True
+                kind, value = child.recv("answering with")
+                if kind == "done":
+                    tokens_in, tokens_out = value
+                    finished = True
+                    break
+                if ttft is None:
+                    ttft = time.perf_counter() - started
+                if not stop_sent:
+                    yield str(value)
+        finally:
+            if child is not None and not finished:
+                _drain(child)  # closed early: the next request must not read this answer
+            shared.lock.release()
+            stream.set_stats(
+                GenerationStats(
+                    model=self.model_name,
+                    tokens_in=tokens_in,
+                    tokens_out=tokens_out,
+                    ttft_s=ttft,
+                    seconds=time.perf_counter() - started,
+                    queued_s=queued_s,
+                )
+            )
+
+
+def _drain(child: _Child) -> None:
+    """Stop an answer the reader left, and read up to its end (a dead child: nothing to do)."""
+    try:
+        child.send(("stop",), "stopping")
+        while child.recv("stopping")[0] != "done":
+            pass
+    except ModelError:
+        child.process.kill()

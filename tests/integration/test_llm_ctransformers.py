@@ -1,0 +1,117 @@
+"""The ctransformers engine is guarded: a file of another architecture is refused before any
+load, and a failure inside the library stays in its child process."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from kbchat.errors import ModelError
+from kbchat.llm.base import ChatMessage
+from kbchat.llm.ctransformers_engine import CTransformersBackend, check_llama_gguf
+from kbchat.llm.models import packaged_model
+
+pytestmark = pytest.mark.integration
+
+QUESTION = [ChatMessage("user", "What is the VPN client called?")]
+
+
+def _backend(path: Path) -> CTransformersBackend:
+    return CTransformersBackend(
+        path, chat_format="chatml", n_ctx=512, n_threads=1, display_name=path.name
+    )
+
+
+def test_another_architecture_is_refused_naming_the_file_and_llama_cpp() -> None:
+    gemma = packaged_model("gemma3")
+    with pytest.raises(ModelError) as refused:
+        check_llama_gguf(gemma)
+    message = str(refused.value)
+    assert gemma.name in message
+    assert "gemma3-architecture" in message
+    assert "KBCHAT_LOCAL_ENGINE=llama-cpp" in message
+    with pytest.raises(ModelError, match="gemma3-architecture"):
+        list(_backend(gemma).stream_chat(QUESTION, max_tokens=4, temperature=0.0))
+
+
+def test_a_file_the_library_cannot_load_is_an_error_in_this_process_not_a_crash() -> None:
+    pytest.importorskip("ctransformers")
+    # SmolLM2 is a llama-architecture GGUF of today: ctransformers (2023) cannot load it.
+    smollm2 = packaged_model("smollm2")
+    backend = _backend(smollm2)
+    with pytest.raises(ModelError) as failed:
+        list(backend.stream_chat(QUESTION, max_tokens=4, temperature=0.0))
+    assert smollm2.name in str(failed.value)
+    assert "llama-cpp" in str(failed.value)
+    child = backend._shared.child
+    assert child is None or not child.process.is_alive()
+
+
+def test_a_truncated_llama_file_is_refused(tmp_path: Path) -> None:
+    smollm2 = packaged_model("smollm2")
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(smollm2.read_bytes()[:64])
+    with pytest.raises(ModelError, match=r"cut\.gguf"):
+        check_llama_gguf(cut)
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("gguf")
+    from tests.fixtures.tiny_llama import write_tiny_llama
+
+    return write_tiny_llama(tmp_path_factory.mktemp("tiny") / "tiny-llama.gguf")
+
+
+def _llama2(path: Path) -> CTransformersBackend:
+    return CTransformersBackend(
+        path, chat_format="llama-2", n_ctx=512, n_threads=1, display_name="tiny"
+    )
+
+
+def test_a_llama_2_era_file_loads_and_streams(tiny_llama: Path) -> None:
+    pytest.importorskip("ctransformers")
+    backend = _llama2(tiny_llama)
+    assert backend.count_tokens("the annual leave policy") > 1
+    stream = backend.stream_chat(QUESTION, max_tokens=12, temperature=0.0)
+    deltas = list(stream)
+    assert stream.stats is not None
+    assert stream.stats.tokens_out == len(deltas) > 0
+    assert stream.stats.tokens_in == backend.count_messages(QUESTION)
+    assert stream.stats.ttft_s is not None
+    assert stream.text == "".join(deltas)
+    again = backend.stream_chat(QUESTION, max_tokens=12, temperature=0.0)
+    assert again.text == "" and "".join(again) == stream.text  # greedy: the same answer
+
+
+def test_stop_ends_the_answer_and_frees_the_model(tiny_llama: Path) -> None:
+    pytest.importorskip("ctransformers")
+    backend = _llama2(tiny_llama)
+    stream = backend.stream_chat(QUESTION, max_tokens=200, temperature=0.0)
+    next(stream)
+    stream.close()
+    assert stream.finished
+    full = backend.stream_chat(QUESTION, max_tokens=5, temperature=0.0)
+    assert len(list(full)) == 5  # nothing of the stopped answer leaks into this one
+
+
+def test_a_crash_in_the_library_is_a_model_error_and_the_next_request_works(
+    tiny_llama: Path,
+) -> None:
+    pytest.importorskip("ctransformers")
+    import signal
+
+    backend = _llama2(tiny_llama)
+    backend.warm_up()
+    child = backend._shared.child
+    assert child is not None
+    stream = backend.stream_chat(QUESTION, max_tokens=200, temperature=0.0)
+    next(stream)
+    os.kill(child.process.pid, signal.SIGSEGV)  # what the library did on one file
+    with pytest.raises(ModelError, match="crashed \\(SIGSEGV\\)"):
+        list(stream)
+    answer = backend.stream_chat(QUESTION, max_tokens=4, temperature=0.0)
+    assert len(list(answer)) == 4
+    assert backend._shared.child is not child
