@@ -164,8 +164,10 @@ def test_chat_page_keeps_a_tainted_conversation_from_chatgpt(
 ) -> None:
     _private_turns_first(chat_app)
     assert not control.requests  # private turns never reach the cloud
-    _chat(chat_app, CARRY, choice)
+    answer = _chat(chat_app, CARRY, choice)
     _assert_nothing_confidential_arrived(control)
+    captions = " ".join(c.value for c in answer.caption)
+    assert "2 earlier exchanges of this conversation were kept from ChatGPT" in captions
     [body] = [r.json() for r in control.requests]
     assert [m["role"] for m in body["messages"]] == ["system", "user"]  # no history went
 
