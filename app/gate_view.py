@@ -57,6 +57,13 @@ def render_gate(decision: GateDecision | None) -> None:
         )
     else:
         st.caption(NOTHING_WITHHELD)
+    if decision.history_withheld:
+        n = decision.history_withheld
+        st.caption(
+            f"{n} earlier exchange{'s' if n != 1 else ''} of this conversation "
+            f"{'were' if n != 1 else 'was'} kept from ChatGPT: the conversation drew on a "
+            "confidential passage."
+        )
     redacted = redaction_text(decision.redactions)
     if redacted:
         st.info(
