@@ -17,8 +17,8 @@ $(BIN)/python:
 	$(PIP) install --quiet --upgrade pip
 
 # llama.cpp is compiled for a portable x86-64 level (AVX2/FMA/F16C), not -march=native: a
-# native build on a CPU with AMX crashes on the first prompt where the kernel does not grant
-# AMX to the process (seen here). The wheel is kept per flag set and reused across clones;
+# native build on a CPU with AMX segfaulted on its first prompt here (the native build enables
+# ggml's AMX kernels; the portable one does not, and runs). The wheel is kept per flag set and reused across clones;
 # LLAMA_CMAKE_ARGS="-DGGML_NATIVE=ON" builds for the exact CPU instead.
 LLAMA_VERSION    := $(shell sed -n 's/^llama_cpp_python==//p' constraints.txt)
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
