@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.links import link_reason
 from ingest.loaders import SUPPORTED_EXTENSIONS
 
 
@@ -21,7 +22,9 @@ def discover(root: Path) -> tuple[dict[str, Path], list[Skipped]]:
     """Walk a corpus folder.
 
     Hidden files and folders (``.git``, ``.DS_Store``) are ignored silently; other files with
-    an unsupported extension are listed as skipped.
+    an unsupported extension are listed as skipped, and so are symbolic links that lead outside
+    the folder, to a folder, or nowhere (`ingest.links`). A link to a file inside the folder
+    is found under its own path.
 
     Args:
         root: the corpus folder.
@@ -32,14 +35,25 @@ def discover(root: Path) -> tuple[dict[str, Path], list[Skipped]]:
     found: dict[str, Path] = {}
     skipped: list[Skipped] = []
     for folder, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        visible = sorted(d for d in dirnames if not d.startswith("."))
+        dirnames[:] = []
+        for name in visible:
+            path = Path(folder, name)
+            if os.path.islink(path):  # os.walk does not enter it; say why
+                why = link_reason(root, path) or "symbolic link to a folder: not followed"
+                skipped.append(Skipped(path.relative_to(root).as_posix(), why))
+            else:
+                dirnames.append(name)
         for name in sorted(filenames):
             if name.startswith(".") or name.startswith("~$"):
                 continue
             path = Path(folder, name)
             source = path.relative_to(root).as_posix()
             suffix = path.suffix.lower()
-            if suffix in SUPPORTED_EXTENSIONS:
+            reason = link_reason(root, path) if os.path.islink(path) else None
+            if reason is not None:
+                skipped.append(Skipped(source, reason))
+            elif suffix in SUPPORTED_EXTENSIONS:
                 found[source] = path
             else:
                 kind = suffix or "(no extension)"

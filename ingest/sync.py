@@ -30,6 +30,7 @@ import numpy as np
 
 from ingest.chunking import ChunkingOptions, chunk_document, sha256_hex
 from ingest.discover import discover
+from ingest.links import link_targets, strictest
 from ingest.loaders import LoadedDocument, LoaderLimits, LoadError
 from ingest.lock import ingest_lock
 from ingest.manifest import FileEntry, Manifest
@@ -208,6 +209,7 @@ class IngestJob:
         self.options = options
         self._progress = progress or (lambda _p: None)
         self.report = IngestReport()
+        self._links: dict[str, str] = {}  # link path -> target path, for links in the corpus
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -232,6 +234,7 @@ class IngestJob:
             self._recover()
             self.index.record_embedder()
             files, skipped = discover(corpus)
+            self._links = link_targets(corpus, files)
             self.report.skipped = [{"path": s.path, "reason": s.reason} for s in skipped]
             entries = self.manifest.entries()
             plan = self._plan(files, entries)
@@ -273,11 +276,12 @@ class IngestJob:
         embedder = self.index.embedder.name
         for position, (source, path) in enumerate(files.items()):
             self._progress(Progress(position, len(files), source, "scanning"))
-            rule = (
+            rule = any(
                 label_for(
-                    source, {}, confidential_paths=self.options.confidential_paths, default="public"
+                    path_, {}, confidential_paths=self.options.confidential_paths, default="public"
                 )
                 == "confidential"
+                for path_ in self._rule_paths(source)
             )
             try:
                 size = path.stat().st_size
@@ -403,6 +407,11 @@ class IngestJob:
 
     # -- one file ----------------------------------------------------------------------------
 
+    def _rule_paths(self, source: str) -> tuple[str, ...]:
+        """The paths whose label rules apply to a file: its own, and a link's target too."""
+        target = self._links.get(source)
+        return (source,) if target is None else (source, target)
+
     def _override(self, source: str) -> str | None:
         """The admin's label for a file, if any."""
         return self.options.sensitivity_overrides.get(source) or None
@@ -422,12 +431,15 @@ class IngestJob:
         """Label and chunk one parsed file; `_Failed` when it cannot be ingested."""
         file_hash, size = planned.file_hash, planned.size
         try:
-            sensitivity = label_for(
-                source,
-                document.metadata,
-                confidential_paths=self.options.confidential_paths,
-                default=self.options.default_sensitivity,
-                override=self._override(source),
+            sensitivity = strictest(
+                label_for(
+                    path_,
+                    document.metadata,
+                    confidential_paths=self.options.confidential_paths,
+                    default=self.options.default_sensitivity,
+                    override=self._override(path_),
+                )
+                for path_ in self._rule_paths(source)
             )
             if not file_hash:  # unreadable while planning, readable now
                 data = planned.path.read_bytes()

@@ -48,6 +48,7 @@ def _table(rows: list[documents.DocumentRow]) -> list[dict[str, Any]]:
             "Chunks": row.chunks,
             "Last ingested": when(row.last_ingested) if row.last_ingested else "",
             "Error": row.error or "",
+            "Link to": row.link_target or "",
             "Format": row.format,
             "Title": row.title,
             "Size": _size(row.size),
@@ -136,7 +137,10 @@ def _last_run_failed(config: Settings) -> None:
 
 def _render_manage(config: Settings, rows: list[documents.DocumentRow]) -> None:
     st.subheader("Change or delete a document")
-    sources = [r.source for r in rows if r.status != documents.STATUS_SKIPPED]
+    # Skipped links (to outside the folder, broken) are listed so that they can be deleted.
+    sources = [
+        r.source for r in rows if r.status != documents.STATUS_SKIPPED or r.link_target is not None
+    ]
     if not sources:
         st.caption("There are no documents yet.")
         return

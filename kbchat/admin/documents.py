@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from ingest.discover import discover
+from ingest.links import link_target
 from ingest.loaders import SUPPORTED_EXTENSIONS
 from ingest.lock import IngestLockedError, ingest_lock
 from ingest.manifest import FileEntry
@@ -85,6 +86,9 @@ class DocumentRow:
     """The label in the index, from the last ingestion ('' when not indexed)."""
     label_reason: str = ""
     """Where the label in force comes from, or why it could not be determined."""
+    link_target: str | None = None
+    """For a symbolic link: the document it points to (its label rules apply too), or why
+    it is not ingested (see ``error``). Deleting the link removes the link, not its target."""
 
     @property
     def label_pending(self) -> bool:
@@ -160,6 +164,7 @@ def list_documents(settings: Settings) -> list[DocumentRow]:
                 last_ingested=entry.ingested_at if entry else None,
                 status=status,
                 error=failure[0] if failure else None,
+                link_target=link_target(corpus, path) if path is not None else None,
             )
         )
     for skip in skipped:
@@ -175,6 +180,7 @@ def list_documents(settings: Settings) -> list[DocumentRow]:
                 last_ingested=None,
                 status=STATUS_SKIPPED,
                 error=skip.reason,
+                link_target=_where_link_leads(corpus / skip.path),
             )
         )
     return sorted(rows, key=lambda row: row.source)
@@ -187,14 +193,31 @@ def _size(path: Path | None) -> int | None:
         return None
 
 
+def _where_link_leads(path: Path) -> str | None:
+    """A skipped link's target as the admin page shows it (None: not a link)."""
+    if not path.is_symlink():
+        return None
+    try:
+        return str(path.readlink())
+    except OSError:
+        return "(unreadable link)"
+
+
 def _known(settings: Settings, source: str) -> tuple[str, Path]:
-    """A document path that is in the folder or the index, and its file inside the corpus."""
+    """A document path that is in the folder or the index, and its file inside the corpus.
+
+    Only the folders are resolved, not the last part: for a symbolic link this is the link
+    itself (deleting it removes the link, never the file it points to, wherever that is).
+    """
     corpus = settings.paths.corpus_dir.resolve()
-    path = (corpus / source).resolve()
-    inside = path.is_relative_to(corpus) and not PurePosixPath(source).is_absolute()
-    if not inside or ".." in PurePosixPath(source).parts:
+    relative = PurePosixPath(source)
+    if relative.is_absolute() or ".." in relative.parts or not relative.name:
         raise DocumentError(f"{source} is not a document in the document folder.")
-    if not path.is_file() and source not in manifest_for(settings).entries():
+    path = (corpus / relative).parent.resolve() / relative.name
+    if not path.parent.is_relative_to(corpus):
+        raise DocumentError(f"{source} is not a document in the document folder.")
+    present = path.is_file() or path.is_symlink()
+    if not present and source not in manifest_for(settings).entries():
         raise DocumentError(f"{source} is neither in the document folder nor in the index.")
     return PurePosixPath(source).as_posix(), path
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import cast
 
+from ingest.links import strictest
 from ingest.loaders import SUPPORTED_EXTENSIONS, LoadError
 from ingest.loaders.markdown import split_front_matter
 from ingest.sensitivity import SensitivityError, label_for, matches_any
@@ -140,25 +141,35 @@ class CurrentLabels:
                 return self._undetermined(source, f"the file cannot be read ({err.strerror})")
             if problem:
                 return self._undetermined(source, problem)
-        admin = self.admin_labels.get(relative.as_posix())
-        rule_paths = [relative.as_posix(), target.relative_to(self.corpus).as_posix()]
-        try:
-            label = label_for(
-                relative.as_posix(),
-                {"sensitivity": stated},
-                confidential_paths=self.confidential_paths,
-                default=self.default,
-                override=admin,
-            )
-        except SensitivityError as err:
-            return self._undetermined(source, str(err))
+        # A link inside the folder: the rules for its target's path (pattern, admin label)
+        # apply too, as in ingestion (`ingest.links`); the strictest wins.
+        rule_paths = dict.fromkeys(
+            [relative.as_posix(), target.relative_to(self.corpus).as_posix()]
+        )
         if any(matches_any(p, self.confidential_paths) for p in rule_paths):
             return LabelDecision(source, CONFIDENTIAL, "path rule")
-        return LabelDecision(source, cast(Sensitivity, label), _reason(label, admin, stated))
+        admins = [self.admin_labels.get(p) for p in rule_paths]
+        try:
+            label = strictest(
+                label_for(
+                    p,
+                    {"sensitivity": stated},
+                    confidential_paths=self.confidential_paths,
+                    default=self.default,
+                    override=admin,
+                )
+                for p, admin in zip(rule_paths, admins, strict=True)
+            )
+        except (SensitivityError, ValueError) as err:
+            return self._undetermined(source, str(err))
+        stated_by_admin = label in admins
+        return LabelDecision(
+            source, cast(Sensitivity, label), _reason(label, stated_by_admin, stated)
+        )
 
 
-def _reason(label: str, admin: str | None, stated: str) -> str:
-    if admin and admin == label:
+def _reason(label: str, by_admin: bool, stated: str) -> str:
+    if by_admin:
         return "admin label"
     if stated and stated.strip().lower() == label:
         return "front matter"
