@@ -70,6 +70,25 @@ def _settings(tmp: Path, url: str, *, allowed: bool = True, **judge: object) -> 
     return settings
 
 
+# The documents behind the comparisons, with the labels they state: the gate decides on the
+# label a document has now (a passage whose document is gone counts as confidential).
+DOCUMENTS = {
+    "hr/bands.md": "confidential",
+    "hr/private/heron.md": "internal",
+    "finance/plan.md": "internal",
+    "ops/odd.md": "secret",
+    "it/vpn.md": "public",
+    "it/team.md": "public",
+}
+
+
+def _write_corpus(settings: Settings) -> None:
+    for source, label in DOCUMENTS.items():
+        path = settings.paths.corpus_dir / source
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"---\nsensitivity: {label}\n---\n# {source}\n\nText.\n", "utf-8")
+
+
 def _record_all(ledger: Ledger) -> None:
     m = MARKERS
     record(
@@ -96,6 +115,7 @@ def test_a_cloud_judge_receives_no_confidential_comparison(
 ) -> None:
     url, _ = cloud
     settings = _settings(tmp_path, url)
+    _write_corpus(settings)
     ledger = Ledger(tmp_path / "index" / "ledger.sqlite3")
     audit = AuditLog(tmp_path / "index" / "audit.sqlite3")
     _record_all(ledger)
