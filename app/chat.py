@@ -53,7 +53,7 @@ def _model_notice() -> str | None:
     try:
         model = services.describe_model()
     except KbchatError as err:
-        st.error(str(err))
+        st.error(label_markdown(str(err)))
         return None
     except Exception:
         logger.exception("The private model cannot be described")
@@ -88,9 +88,9 @@ def _render_turn(turn: ChatTurn) -> None:
 
 
 def _render_error(turn: ChatTurn) -> None:
-    """The turn's error; one from ChatGPT's server is escaped (it may hold any text)."""
+    """The turn's error, escaped: it may quote a model server (private or ChatGPT's)."""
     if turn.error is not None:
-        st.error(turn.error if turn.choice == "private" else answer_markdown(turn.error))
+        st.error(label_markdown(turn.error))
 
 
 def _render_details(turn: ChatTurn) -> None:

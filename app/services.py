@@ -23,6 +23,7 @@ from kbchat.errors import KbchatError
 from kbchat.knowledge import KnowledgeStats, stats
 from kbchat.ledger import Ledger, ledger_for
 from kbchat.llm.models import configured_model_name
+from kbchat.llm.openai_compat import shown_url
 from kbchat.overrides import effective_settings
 from kbchat.policy.gate import CloudGate
 from kbchat.policy.labels import current_label
@@ -204,5 +205,5 @@ def describe_model(config: Settings | None = None) -> ModelDescription:
         configured=configured,
         fallback=built.fallback,
         notice=built.notice,
-        server=server,
+        server=shown_url(server) if server else None,
     )

@@ -18,7 +18,7 @@ def _knowledge_base() -> None:
     try:
         figures = services.knowledge_stats()
     except KbchatError as err:
-        st.error(str(err))
+        st.error(label_markdown(str(err)))
         return
     except Exception:
         logger.exception("The knowledge base figures cannot be read")
@@ -39,7 +39,7 @@ def _model() -> None:
     try:
         model = services.describe_model()
     except KbchatError as err:
-        st.error(str(err))
+        st.error(label_markdown(str(err)))
         return
     except Exception:
         logger.exception("The private model cannot be described")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 
 from kbchat.errors import ModelError
 from kbchat.llm.gguf import GGUF_MAGIC
+from kbchat.llm.openai_compat import shown_url
 from kbchat.settings import LLAMA2_FILE, LLAMA2_REPO, LocalModelSettings
 
 if TYPE_CHECKING:
@@ -217,7 +218,9 @@ def list_models(local: LocalModelSettings) -> list[ModelInfo]:
     rows: list[ModelInfo] = []
     server = local.private_base_url
     if server:
-        rows.append(ModelInfo(local.private_model, None, True, None, True, False, url=server))
+        rows.append(
+            ModelInfo(local.private_model, None, True, None, True, False, url=shown_url(server))
+        )
     configured = local.resolved_model_path()
     present = configured.is_file()
     rows.append(

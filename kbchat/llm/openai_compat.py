@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit, urlunsplit
 
 from kbchat.errors import ModelError
 from kbchat.llm.base import ChatMessage, ChatStream, GenerationStats, OnWait
@@ -107,7 +108,9 @@ class OpenAICompatBackend:
     @property
     def where(self) -> str:
         """The endpoint, as error messages name it."""
-        return f"the model server at {self.base_url}" if self.base_url else "the OpenAI API"
+        return (
+            f"the model server at {shown_url(self.base_url)}" if self.base_url else "the OpenAI API"
+        )
 
     def warm_up(self, system_prompt: str | None = None) -> None:
         """Nothing to do: the server holds the model (a request would only spend tokens)."""
@@ -240,6 +243,20 @@ class OpenAICompatBackend:
         if self._api_key:
             text = text.replace(self._api_key, "***")
         return text
+
+
+def shown_url(url: str) -> str:
+    """An endpoint's address as users may see it: scheme, host, port and path, without the
+    user name, password, query or fragment a URL can carry credentials in."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        return "(an address that cannot be parsed)"
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
 
 
 def describe_openai_error(exc: Exception, backend: OpenAICompatBackend) -> str:
