@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kbchat.llm.models import packaged_model
 from kbchat.settings import (
     CloudSettings,
     IndexSettings,
@@ -19,6 +20,8 @@ from kbchat.settings import (
     Settings,
     UiSettings,
 )
+from tests.fixtures.llm_server import start_llama_server
+from tests.fixtures.recording_proxy import ProxyControl, recording_proxy
 from vectorstore import SentenceTransformerEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,3 +135,28 @@ def sample_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     report = run_ingest(settings)
     assert report.failed == [], report.failed
     return settings
+
+
+@pytest.fixture(scope="module")
+def cloud_stand_in() -> Iterator[tuple[str, ProxyControl]]:
+    """The cloud stand-in, one per test module: llama.cpp's OpenAI-compatible server with the
+    packaged SmolLM2 on 127.0.0.1, behind the recording proxy (which sees every request).
+
+    Yields:
+        The OpenAI base URL (the proxy's ``/v1``) and the proxy's control object.
+    """
+    with (
+        start_llama_server(packaged_model("smollm2"), chat_format="chatml", n_ctx=2048) as url,
+        recording_proxy(url.removesuffix("/v1")) as (proxy, control),
+    ):
+        yield f"{proxy}/v1", control
+
+
+@pytest.fixture
+def control(cloud_stand_in: tuple[str, ProxyControl]) -> Iterator[ProxyControl]:
+    """The recording proxy's control, with no recorded request and no injected failure."""
+    _url, ctl = cloud_stand_in
+    ctl.reset()
+    ctl.requests.clear()
+    yield ctl
+    ctl.reset()

@@ -7,7 +7,6 @@ in front of it keeps every request body, so the tests check what actually arrive
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,13 +17,12 @@ from kbchat.audit import AuditLog
 from kbchat.cloud import start_cloud_answer
 from kbchat.compare import CompareRun
 from kbchat.knowledge import index_for, manifest_for
-from kbchat.llm.models import packaged_model
 from kbchat.policy.redaction import Redactor
-from kbchat.settings import Settings
+from kbchat.settings import RetrievalSettings, Settings
 from tests.conftest import make_settings
-from tests.fixtures.llm_server import SERVER_MODEL, start_llama_server
+from tests.fixtures.llm_server import SERVER_MODEL
 from tests.fixtures.ports import free_port
-from tests.fixtures.recording_proxy import ProxyControl, recording_proxy
+from tests.fixtures.recording_proxy import ProxyControl
 
 pytestmark = pytest.mark.integration
 
@@ -41,24 +39,6 @@ PII_QUESTIONS = [
     "What's the phone number of the Toronto reception?",
     "What number do I call for the security on-call team in the middle of the night?",
 ]
-
-
-@pytest.fixture(scope="module")
-def cloud_server() -> Iterator[tuple[str, ProxyControl]]:
-    with (
-        start_llama_server(packaged_model("smollm2"), chat_format="chatml", n_ctx=2048) as url,
-        recording_proxy(url.removesuffix("/v1")) as (proxy, control),
-    ):
-        yield f"{proxy}/v1", control
-
-
-@pytest.fixture
-def control(cloud_server: tuple[str, ProxyControl]) -> Iterator[ProxyControl]:
-    _url, ctl = cloud_server
-    ctl.reset()
-    ctl.requests.clear()
-    yield ctl
-    ctl.reset()
 
 
 def cloud_settings(sample: Settings, tmp: Path, base_url: str, **cloud: object) -> Settings:
@@ -89,11 +69,14 @@ def confidential_texts(settings: Settings) -> list[str]:
 
 def test_confidential_passages_never_reach_the_cloud(
     sample_settings: Settings,
-    cloud_server: tuple[str, ProxyControl],
+    cloud_stand_in: tuple[str, ProxyControl],
     control: ProxyControl,
     tmp_path: Path,
 ) -> None:
-    settings = cloud_settings(sample_settings, tmp_path, cloud_server[0])
+    settings = cloud_settings(sample_settings, tmp_path, cloud_stand_in[0])
+    # Twelve passages, not five: the top five of these questions all come from the one
+    # confidential document, and the test needs other passages to go to the cloud beside them.
+    settings.retrieval = RetrievalSettings(top_k=12, _env_file=None)  # type: ignore[call-arg]
     answerer, _ = private_answerer(settings)
     audit = AuditLog(tmp_path / "audit.sqlite3")
     withheld_total = 0
@@ -122,11 +105,11 @@ def test_confidential_passages_never_reach_the_cloud(
 
 def test_redacted_values_never_reach_the_cloud(
     sample_settings: Settings,
-    cloud_server: tuple[str, ProxyControl],
+    cloud_stand_in: tuple[str, ProxyControl],
     control: ProxyControl,
     tmp_path: Path,
 ) -> None:
-    settings = cloud_settings(sample_settings, tmp_path, cloud_server[0])
+    settings = cloud_settings(sample_settings, tmp_path, cloud_stand_in[0])
     answerer, _ = private_answerer(settings)
     audit = AuditLog(tmp_path / "audit.sqlite3")
     redactor = Redactor(["email", "phone", "id", "secret"])
@@ -160,11 +143,11 @@ def test_redacted_values_never_reach_the_cloud(
 
 def test_history_from_confidential_answers_stays_private(
     sample_settings: Settings,
-    cloud_server: tuple[str, ProxyControl],
+    cloud_stand_in: tuple[str, ProxyControl],
     control: ProxyControl,
     tmp_path: Path,
 ) -> None:
-    settings = cloud_settings(sample_settings, tmp_path, cloud_server[0])
+    settings = cloud_settings(sample_settings, tmp_path, cloud_stand_in[0])
     answerer, _ = private_answerer(settings)
     history = [  # the clean turn comes first: the taint passes on to every later turn
         Turn("How many days of annual leave?", "27 days [1]."),
@@ -183,17 +166,17 @@ def test_history_from_confidential_answers_stays_private(
 
 def test_not_allowed_or_no_key_refuses_without_a_request(
     sample_settings: Settings,
-    cloud_server: tuple[str, ProxyControl],
+    cloud_stand_in: tuple[str, ProxyControl],
     control: ProxyControl,
     tmp_path: Path,
 ) -> None:
     answerer, _ = private_answerer(sample_settings)
     retrieval = answerer.retrieve("How many days of annual leave do I get?")
     audit = AuditLog(tmp_path / "audit.sqlite3")
-    off = cloud_settings(sample_settings, tmp_path, cloud_server[0], cloud_allowed=False)
+    off = cloud_settings(sample_settings, tmp_path, cloud_stand_in[0], cloud_allowed=False)
     refused = start_cloud_answer(off, retrieval, audit=audit)
     assert refused.stream is None and "switched off" in (refused.refused or "")
-    keyless = cloud_settings(sample_settings, tmp_path, cloud_server[0], openai_api_key=None)
+    keyless = cloud_settings(sample_settings, tmp_path, cloud_stand_in[0], openai_api_key=None)
     refused = start_cloud_answer(keyless, retrieval, audit=audit)
     assert refused.stream is None and "OPENAI_API_KEY is not set" in (refused.refused or "")
     assert control.requests == []
@@ -212,13 +195,13 @@ def test_not_allowed_or_no_key_refuses_without_a_request(
 )
 def test_cloud_failures_never_break_the_private_answer(
     sample_settings: Settings,
-    cloud_server: tuple[str, ProxyControl],
+    cloud_stand_in: tuple[str, ProxyControl],
     control: ProxyControl,
     tmp_path: Path,
     failure: dict[str, object],
     expected: str,
 ) -> None:
-    base_url = cloud_server[0]
+    base_url = cloud_stand_in[0]
     if failure.pop("network_down", False):
         base_url = f"http://127.0.0.1:{free_port()}/v1"
     for key, value in failure.items():
@@ -240,11 +223,11 @@ def test_cloud_failures_never_break_the_private_answer(
 
 def test_compare_runs_both_on_the_same_passages(
     sample_settings: Settings,
-    cloud_server: tuple[str, ProxyControl],
+    cloud_stand_in: tuple[str, ProxyControl],
     control: ProxyControl,
     tmp_path: Path,
 ) -> None:
-    settings = cloud_settings(sample_settings, tmp_path, cloud_server[0])
+    settings = cloud_settings(sample_settings, tmp_path, cloud_stand_in[0])
     answerer, _ = private_answerer(settings)
     retrieval = answerer.retrieve("How many days of paid holiday do I get each year?")
     run = CompareRun(settings, retrieval, [], answerer, audit=AuditLog(tmp_path / "a.db"))
@@ -268,7 +251,7 @@ def test_compare_runs_both_on_the_same_passages(
 
 
 def test_ask_cli_with_the_cloud(
-    sample_settings: Settings, cloud_server: tuple[str, ProxyControl], control: ProxyControl
+    sample_settings: Settings, cloud_stand_in: tuple[str, ProxyControl], control: ProxyControl
 ) -> None:
     import json
     import os
@@ -285,7 +268,7 @@ def test_ask_cli_with_the_cloud(
         "KBCHAT_CLOUD_ALLOWED": "true",
         "KBCHAT_CLOUD_MODEL": SERVER_MODEL,
         "OPENAI_API_KEY": API_KEY,
-        "OPENAI_BASE_URL": cloud_server[0],
+        "OPENAI_BASE_URL": cloud_stand_in[0],
     }
     question = "What is the salary band for a level L4 employee in Leeds?"
     done = subprocess.run(

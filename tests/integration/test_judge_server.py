@@ -7,7 +7,6 @@ judge was actually sent: both orders, the passages, the JSON constraint.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,34 +15,15 @@ from kbchat.audit import AuditLog
 from kbchat.judge_store import JudgeStore
 from kbchat.judging import Judging
 from kbchat.ledger import VERDICTS, Ledger
-from kbchat.llm.models import packaged_model
 from kbchat.settings import Settings
 from kbchat.verdict.figures import verdict_report
 from tests.conftest import make_settings
-from tests.fixtures.comparisons import LEAVE, VPN, comparison, record
-from tests.fixtures.llm_server import SERVER_MODEL, start_llama_server
-from tests.fixtures.recording_proxy import ProxyControl, recording_proxy
+from tests.fixtures.comparisons import LEAVE, VPN, comparison, record, write_documents
+from tests.fixtures.llm_server import SERVER_MODEL
+from tests.fixtures.recording_proxy import ProxyControl
 
 pytestmark = pytest.mark.integration
 API_KEY = "sk-test-kbchat-judge-0123456789abcdef"
-
-
-@pytest.fixture(scope="module")
-def judge_server() -> Iterator[tuple[str, ProxyControl]]:
-    with (
-        start_llama_server(packaged_model("smollm2"), chat_format="chatml", n_ctx=2048) as url,
-        recording_proxy(url.removesuffix("/v1")) as (proxy, control),
-    ):
-        yield f"{proxy}/v1", control
-
-
-@pytest.fixture
-def control(judge_server: tuple[str, ProxyControl]) -> Iterator[ProxyControl]:
-    _url, ctl = judge_server
-    ctl.reset()
-    ctl.requests.clear()
-    yield ctl
-    ctl.reset()
 
 
 def judge_settings(tmp: Path, base_url: str, **judge: object) -> Settings:
@@ -60,6 +40,7 @@ def judge_settings(tmp: Path, base_url: str, **judge: object) -> Settings:
     settings.judge = settings.judge.model_copy(
         update={"judge_response_format": "json_object", "judge_max_tokens": 60, **judge}
     )
+    write_documents(settings, LEAVE, VPN)
     return settings
 
 
@@ -68,9 +49,9 @@ def _chat_requests(control: ProxyControl) -> list[dict]:  # type: ignore[type-ar
 
 
 def test_each_comparison_is_judged_in_both_orders_and_stored_apart(
-    tmp_path: Path, judge_server: tuple[str, ProxyControl], control: ProxyControl
+    tmp_path: Path, cloud_stand_in: tuple[str, ProxyControl], control: ProxyControl
 ) -> None:
-    url, _ = judge_server
+    url, _ = cloud_stand_in
     settings = judge_settings(tmp_path, url)
     ledger = Ledger(tmp_path / "index" / "ledger.sqlite3")
     audit = AuditLog(tmp_path / "index" / "audit.sqlite3")
@@ -118,9 +99,9 @@ def test_each_comparison_is_judged_in_both_orders_and_stored_apart(
 
 
 def test_an_unparseable_reply_is_recorded_as_such_and_counted_nowhere(
-    tmp_path: Path, judge_server: tuple[str, ProxyControl], control: ProxyControl
+    tmp_path: Path, cloud_stand_in: tuple[str, ProxyControl], control: ProxyControl
 ) -> None:
-    url, _ = judge_server
+    url, _ = cloud_stand_in
     # no JSON constraint and room for two tokens: the reply cannot be a verdict
     settings = judge_settings(tmp_path, url, judge_response_format="off", judge_max_tokens=2)
     ledger = Ledger(tmp_path / "index" / "ledger.sqlite3")
@@ -142,9 +123,9 @@ def test_an_unparseable_reply_is_recorded_as_such_and_counted_nowhere(
 
 
 def test_a_judge_that_is_down_fails_the_pair_and_nothing_is_stored(
-    tmp_path: Path, judge_server: tuple[str, ProxyControl], control: ProxyControl
+    tmp_path: Path, cloud_stand_in: tuple[str, ProxyControl], control: ProxyControl
 ) -> None:
-    url, _ = judge_server
+    url, _ = cloud_stand_in
     settings = judge_settings(tmp_path, url)
     ledger = Ledger(tmp_path / "index" / "ledger.sqlite3")
     audit = AuditLog(tmp_path / "index" / "audit.sqlite3")

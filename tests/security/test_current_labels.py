@@ -26,14 +26,12 @@ from streamlit.testing.v1 import AppTest
 from kbchat.admin.auth import hash_password
 from kbchat.admin.documents import set_sensitivity
 from kbchat.knowledge import manifest_for, run_ingest
-from kbchat.llm.models import packaged_model
 from kbchat.overrides import overrides_path, set_override
 from kbchat.settings import Settings
 from tests.conftest import make_settings
 from tests.fixtures.cli import ROOT, kbchat
 from tests.fixtures.cloud_app import cloud_env
-from tests.fixtures.llm_server import start_llama_server
-from tests.fixtures.recording_proxy import ProxyControl, recording_proxy
+from tests.fixtures.recording_proxy import ProxyControl
 
 pytestmark = [pytest.mark.security, pytest.mark.integration]
 
@@ -69,25 +67,6 @@ def _write_corpus(root: Path) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[tuple[str, ProxyControl]]:
-    """The cloud stand-in behind the recording proxy: (OpenAI base URL, proxy control)."""
-    with (
-        start_llama_server(packaged_model("smollm2"), chat_format="chatml", n_ctx=2048) as url,
-        recording_proxy(url.removesuffix("/v1")) as (proxy, control),
-    ):
-        yield f"{proxy}/v1", control
-
-
-@pytest.fixture
-def control(cloud: tuple[str, ProxyControl]) -> Iterator[ProxyControl]:
-    _url, ctl = cloud
-    ctl.reset()
-    ctl.requests.clear()
-    yield ctl
-    ctl.reset()
-
-
 @pytest.fixture
 def kb(tmp_path: Path) -> Settings:
     """The corpus ingested: the forecast is internal in the index."""
@@ -98,7 +77,7 @@ def kb(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def env(kb: Settings, cloud: tuple[str, ProxyControl]) -> dict[str, str]:
+def env(kb: Settings, cloud_stand_in: tuple[str, ProxyControl]) -> dict[str, str]:
     """What points `kbchat` (a new process) and the app at the index and the cloud stand-in."""
     return {
         "KBCHAT_CORPUS_DIR": str(kb.paths.corpus_dir),
@@ -106,7 +85,7 @@ def env(kb: Settings, cloud: tuple[str, ProxyControl]) -> dict[str, str]:
         "KBCHAT_MODELS_DIR": str(kb.local.models_dir),  # empty: the packaged SmolLM2
         "KBCHAT_LOCAL_PRELOAD": "false",
         "KBCHAT_TEMPERATURE": "0",
-        **cloud_env(cloud[0]),
+        **cloud_env(cloud_stand_in[0]),
     }
 
 

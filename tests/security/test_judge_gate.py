@@ -6,7 +6,6 @@ proxy that records every request body; the tests read what arrived there.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,13 +15,12 @@ from kbchat.errors import CloudNotAllowedError
 from kbchat.judge_store import JudgeStore
 from kbchat.judging import Judging, judge_in_background
 from kbchat.ledger import Ledger
-from kbchat.llm.models import packaged_model
 from kbchat.overrides import set_sensitivity_override
 from kbchat.settings import Settings
 from tests.conftest import make_settings
-from tests.fixtures.comparisons import comparison, record
-from tests.fixtures.llm_server import SERVER_MODEL, start_llama_server
-from tests.fixtures.recording_proxy import ProxyControl, recording_proxy
+from tests.fixtures.comparisons import comparison, record, write_documents
+from tests.fixtures.llm_server import SERVER_MODEL
+from tests.fixtures.recording_proxy import ProxyControl
 
 pytestmark = [pytest.mark.security, pytest.mark.integration]
 API_KEY = "sk-test-kbchat-judge-gate-0123456789abcdef"
@@ -34,23 +32,6 @@ MARKERS = {
     "history": "HISTORY-MARKER-5521",
 }
 EMAIL = "jane.doe@quillon.example"
-
-
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[tuple[str, ProxyControl]]:
-    with (
-        start_llama_server(packaged_model("smollm2"), chat_format="chatml", n_ctx=2048) as url,
-        recording_proxy(url.removesuffix("/v1")) as (proxy, control),
-    ):
-        yield f"{proxy}/v1", control
-
-
-@pytest.fixture
-def control(cloud: tuple[str, ProxyControl]) -> Iterator[ProxyControl]:
-    _url, ctl = cloud
-    ctl.reset()
-    ctl.requests.clear()
-    yield ctl
 
 
 def _settings(tmp: Path, url: str, *, allowed: bool = True, **judge: object) -> Settings:
@@ -70,8 +51,7 @@ def _settings(tmp: Path, url: str, *, allowed: bool = True, **judge: object) -> 
     return settings
 
 
-# The documents behind the comparisons, with the labels they state: the gate decides on the
-# label a document has now (a passage whose document is gone counts as confidential).
+# The documents behind the comparisons, with the labels they state now.
 DOCUMENTS = {
     "hr/bands.md": "confidential",
     "hr/private/heron.md": "internal",
@@ -80,13 +60,6 @@ DOCUMENTS = {
     "it/vpn.md": "public",
     "it/team.md": "public",
 }
-
-
-def _write_corpus(settings: Settings) -> None:
-    for source, label in DOCUMENTS.items():
-        path = settings.paths.corpus_dir / source
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"---\nsensitivity: {label}\n---\n# {source}\n\nText.\n", "utf-8")
 
 
 def _record_all(ledger: Ledger) -> None:
@@ -111,11 +84,11 @@ def _record_all(ledger: Ledger) -> None:
 
 
 def test_a_cloud_judge_receives_no_confidential_comparison(
-    tmp_path: Path, cloud: tuple[str, ProxyControl], control: ProxyControl
+    tmp_path: Path, cloud_stand_in: tuple[str, ProxyControl], control: ProxyControl
 ) -> None:
-    url, _ = cloud
+    url, _ = cloud_stand_in
     settings = _settings(tmp_path, url)
-    _write_corpus(settings)
+    write_documents(settings, *((s, label, "Text.") for s, label in DOCUMENTS.items()))
     ledger = Ledger(tmp_path / "index" / "ledger.sqlite3")
     audit = AuditLog(tmp_path / "index" / "audit.sqlite3")
     _record_all(ledger)
@@ -142,9 +115,9 @@ def test_a_cloud_judge_receives_no_confidential_comparison(
 
 
 def test_automatic_judging_after_a_compare_obeys_the_gate(
-    tmp_path: Path, cloud: tuple[str, ProxyControl], control: ProxyControl
+    tmp_path: Path, cloud_stand_in: tuple[str, ProxyControl], control: ProxyControl
 ) -> None:
-    url, _ = cloud
+    url, _ = cloud_stand_in
     settings = _settings(tmp_path, url, judge_auto=True)
     ledger = Ledger(tmp_path / "index" / "ledger.sqlite3")
     (cid,) = record(ledger, comparison("What is the L4 band?", [("hr/bands.md", "confidential",
@@ -162,9 +135,9 @@ def test_automatic_judging_after_a_compare_obeys_the_gate(
 
 
 def test_nothing_reaches_a_cloud_judge_when_the_cloud_is_off(
-    tmp_path: Path, cloud: tuple[str, ProxyControl], control: ProxyControl
+    tmp_path: Path, cloud_stand_in: tuple[str, ProxyControl], control: ProxyControl
 ) -> None:
-    url, _ = cloud
+    url, _ = cloud_stand_in
     settings = _settings(tmp_path, url, allowed=False)
     ledger = Ledger(tmp_path / "index" / "ledger.sqlite3")
     audit = AuditLog(tmp_path / "index" / "audit.sqlite3")
@@ -176,10 +149,10 @@ def test_nothing_reaches_a_cloud_judge_when_the_cloud_is_off(
 
 
 def test_a_private_judge_may_see_confidential_comparisons(
-    tmp_path: Path, cloud: tuple[str, ProxyControl], control: ProxyControl
+    tmp_path: Path, cloud_stand_in: tuple[str, ProxyControl], control: ProxyControl
 ) -> None:
     """The same server configured as a judge inside the company (KBCHAT_JUDGE_PRIVATE)."""
-    url, _ = cloud
+    url, _ = cloud_stand_in
     settings = _settings(tmp_path, url, allowed=False, judge_private=True, judge_base_url=url)
     ledger = Ledger(tmp_path / "index" / "ledger.sqlite3")
     audit = AuditLog(tmp_path / "index" / "audit.sqlite3")

@@ -7,7 +7,6 @@ stand-in (`llama_cpp.server` serving the packaged model on 127.0.0.1).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,11 +17,10 @@ from kbchat.audit import AuditLog, audit_for
 from kbchat.cloud import start_cloud_answer
 from kbchat.errors import CloudNotAllowedError
 from kbchat.knowledge import manifest_for, run_ingest
-from kbchat.llm.models import packaged_model
 from kbchat.settings import RetrievalSettings, Settings
 from tests.conftest import make_settings
-from tests.fixtures.llm_server import SERVER_MODEL, start_llama_server
-from tests.fixtures.recording_proxy import ProxyControl, recording_proxy
+from tests.fixtures.llm_server import SERVER_MODEL
+from tests.fixtures.recording_proxy import ProxyControl
 
 pytestmark = [pytest.mark.security, pytest.mark.integration]
 
@@ -57,15 +55,6 @@ def _corpus(tmp: Path) -> Path:
     return corpus
 
 
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[tuple[str, ProxyControl]]:
-    with (
-        start_llama_server(packaged_model("smollm2"), chat_format="chatml", n_ctx=2048) as url,
-        recording_proxy(url.removesuffix("/v1")) as (proxy, control),
-    ):
-        yield f"{proxy}/v1", control
-
-
 def _settings(tmp: Path, corpus: Path, base_url: str) -> Settings:
     settings = make_settings(
         tmp,
@@ -87,9 +76,9 @@ def _settings(tmp: Path, corpus: Path, base_url: str) -> Settings:
 
 
 def test_a_link_into_a_confidential_folder_never_reaches_the_cloud(
-    tmp_path: Path, cloud: tuple[str, ProxyControl]
+    tmp_path: Path, cloud_stand_in: tuple[str, ProxyControl]
 ) -> None:
-    base_url, control = cloud
+    base_url, control = cloud_stand_in
     control.requests.clear()
     settings = _settings(tmp_path, _corpus(tmp_path), base_url)
     report = run_ingest(settings)
@@ -120,11 +109,11 @@ def test_a_link_into_a_confidential_folder_never_reaches_the_cloud(
 
 
 def test_a_target_labelled_confidential_after_ingestion_is_withheld_through_its_link(
-    tmp_path: Path, cloud: tuple[str, ProxyControl]
+    tmp_path: Path, cloud_stand_in: tuple[str, ProxyControl]
 ) -> None:
     """The admin labels the target (not the link) confidential and does not re-ingest: the
     gate applies the target's label to the link's passages at the next question."""
-    base_url, control = cloud
+    base_url, control = cloud_stand_in
     control.requests.clear()
     corpus = _corpus(tmp_path)
     (corpus / "ops").mkdir()
