@@ -18,7 +18,8 @@ from kbchat.ledger import VERDICTS, Ledger
 from kbchat.settings import Settings
 from kbchat.verdict.figures import verdict_report
 from tests.conftest import make_settings
-from tests.fixtures.comparisons import LEAVE, VPN, comparison, record, write_documents
+from tests.fixtures.comparisons import LEAVE, VPN, comparison, record
+from tests.fixtures.documents import write_document
 from tests.fixtures.llm_server import SERVER_MODEL
 from tests.fixtures.recording_proxy import ProxyControl
 
@@ -40,7 +41,8 @@ def judge_settings(tmp: Path, base_url: str, **judge: object) -> Settings:
     settings.judge = settings.judge.model_copy(
         update={"judge_response_format": "json_object", "judge_max_tokens": 60, **judge}
     )
-    write_documents(settings, LEAVE, VPN)
+    for document in (LEAVE, VPN):
+        write_document(settings, *document)
     return settings
 
 

@@ -18,7 +18,8 @@ from kbchat.ledger import Ledger
 from kbchat.overrides import set_sensitivity_override
 from kbchat.settings import Settings
 from tests.conftest import make_settings
-from tests.fixtures.comparisons import comparison, record, write_documents
+from tests.fixtures.comparisons import comparison, record
+from tests.fixtures.documents import write_document
 from tests.fixtures.llm_server import SERVER_MODEL
 from tests.fixtures.recording_proxy import ProxyControl
 
@@ -88,7 +89,8 @@ def test_a_cloud_judge_receives_no_confidential_comparison(
 ) -> None:
     url, _ = cloud_stand_in
     settings = _settings(tmp_path, url)
-    write_documents(settings, *((s, label, "Text.") for s, label in DOCUMENTS.items()))
+    for source, label in DOCUMENTS.items():
+        write_document(settings, source, label)
     ledger = Ledger(tmp_path / "index" / "ledger.sqlite3")
     audit = AuditLog(tmp_path / "index" / "audit.sqlite3")
     _record_all(ledger)

@@ -12,6 +12,7 @@ from kbchat.compare import Comparison
 from kbchat.conversation import Exchange, carried_answer, history, is_tainted
 from kbchat.policy.gate import CloudGate
 from tests.conftest import make_settings
+from tests.fixtures.documents import write_passages
 from vectorstore.records import SearchHit
 
 pytestmark = pytest.mark.unit
@@ -33,7 +34,9 @@ def _answer(text: str, *passages: Passage, backend: str = "private") -> Answer:
 
 def _gate(tmp_path: Path, **ingest: object) -> CloudGate:
     cloud = {"cloud_allowed": True, "openai_api_key": "sk-test-1234567890abcd"}
-    return CloudGate(make_settings(tmp_path, cloud=cloud, **ingest))
+    settings = make_settings(tmp_path, cloud=cloud, **ingest)
+    write_passages(settings, LEAVE, BANDS, VPN)
+    return CloudGate(settings)
 
 
 def test_taint_passes_to_every_later_exchange(tmp_path: Path) -> None:

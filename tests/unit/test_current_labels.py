@@ -150,7 +150,12 @@ def test_the_gate_applies_the_label_in_force_to_passages_and_earlier_turns(kb: S
     set_sensitivity_override(kb, "it/vpn.txt", "confidential")  # no re-ingest
     after = CloudGate(kb).review(retrieval, history)
     assert [w.passage.source for w in after.withheld] == ["it/vpn.txt", "gone.md"]
-    assert [t.question for t in after.history] == ["q2"], "the turn drawn from it stays behind"
+    # the turn drawn from it stays behind, and so does every later one (the taint passes on)
+    assert [t.question for t in after.history] == []
+    set_sensitivity_override(kb, "it/vpn.txt", None)
+    set_sensitivity_override(kb, "welcome.md", "confidential")
+    later = CloudGate(kb).review(retrieval, history)
+    assert [t.question for t in later.history] == ["q1"], "only the turn drawn from it"
 
 
 def test_the_gate_is_off_while_the_admin_settings_file_cannot_be_used(kb: Settings) -> None:

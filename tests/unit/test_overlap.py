@@ -12,6 +12,7 @@ from kbchat.errors import CloudNotAllowedError
 from kbchat.policy.gate import REPEATS_CONFIDENTIAL, CloudGate
 from kbchat.policy.overlap import Shingles, words
 from tests.conftest import make_settings
+from tests.fixtures.documents import write_document
 from vectorstore.records import SearchHit
 
 pytestmark = pytest.mark.unit
@@ -59,7 +60,10 @@ def _passage(n: int, text: str, source: str, sensitivity: str) -> Passage:
 
 def _gate(tmp_path: Path) -> CloudGate:
     cloud = {"cloud_allowed": True, "openai_api_key": "sk-test-1234567890abcd"}
-    return CloudGate(make_settings(tmp_path, cloud=cloud))
+    settings = make_settings(tmp_path, cloud=cloud)
+    for source in ("hr/private/heron.md", "ops/minutes.md", "facilities/canteen.md"):
+        write_document(settings, source, "internal")  # hr/private/** is confidential by rule
+    return CloudGate(settings)
 
 
 def test_gate_stops_a_prompt_holding_the_middle_of_a_withheld_passage(tmp_path: Path) -> None:
