@@ -199,6 +199,9 @@ class CTransformersBackend:
         n_ctx: the context window.
         n_threads: CPU threads of the model.
         display_name: what the UI shows as the answering model.
+        queue_timeout_s: longest wait in line for the model before the answer fails with
+            `ModelBusyError`; None waits as long as it takes (as for llama.cpp).
+        queue_max: most answers that may wait in line at once; None means no cap.
     """
 
     def __init__(
@@ -209,8 +212,12 @@ class CTransformersBackend:
         n_ctx: int,
         n_threads: int,
         display_name: str,
+        queue_timeout_s: float | None = None,
+        queue_max: int | None = None,
     ) -> None:
         self.path = path
+        self.queue_timeout_s = queue_timeout_s
+        self.queue_max = queue_max
         self.chat_format = chat_format
         self.context_window = n_ctx
         self.model_name = f"{display_name} (ctransformers)"
@@ -275,7 +282,9 @@ class CTransformersBackend:
         on_wait: OnWait | None,
     ) -> Iterator[str]:
         shared = self._shared
-        queued_s = shared.lock.acquire(on_wait)
+        queued_s = shared.lock.acquire(
+            on_wait, timeout_s=self.queue_timeout_s, max_waiting=self.queue_max
+        )
         started = time.perf_counter()
         ttft: float | None = None
         tokens_in = tokens_out = 0

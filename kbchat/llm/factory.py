@@ -59,6 +59,8 @@ def build_private_backend(
             n_ctx=local.local_n_ctx,
             n_threads=local.local_n_threads or default_threads(),
             display_name=resolved.name,
+            queue_timeout_s=limits.model_queue_timeout_s,
+            queue_max=limits.model_queue_max,
         ), resolved
     backend = LlamaCppBackend(
         resolved.path,

@@ -11,6 +11,7 @@ import pytest
 from kbchat.errors import ModelError
 from kbchat.llm.base import ChatMessage
 from kbchat.llm.ctransformers_engine import CTransformersBackend, check_llama_gguf
+from kbchat.llm.locking import ModelBusyError
 from kbchat.llm.models import packaged_model
 
 pytestmark = pytest.mark.integration
@@ -115,3 +116,41 @@ def test_a_crash_in_the_library_is_a_model_error_and_the_next_request_works(
     answer = backend.stream_chat(QUESTION, max_tokens=4, temperature=0.0)
     assert len(list(answer)) == 4
     assert backend._shared.child is not child
+
+
+def test_a_request_behind_a_stuck_one_is_told_the_model_is_busy(tiny_llama: Path) -> None:
+    """The same queue limits as llama.cpp (KBCHAT_MODEL_QUEUE_TIMEOUT_S, _MAX)."""
+    backend = CTransformersBackend(
+        tiny_llama,
+        chat_format="llama-2",
+        n_ctx=512,
+        n_threads=1,
+        display_name="tiny",
+        queue_timeout_s=0.3,
+        queue_max=1,
+    )
+    lock = backend._shared.lock
+    lock.acquire()  # a request that never finishes
+    try:
+        waits: list[int] = []
+        stream = backend.stream_chat(QUESTION, max_tokens=4, temperature=0.0, on_wait=waits.append)
+        with pytest.raises(ModelBusyError, match=r"waited 0\.3 s"):
+            list(stream)
+        assert waits == [1]
+    finally:
+        lock.release()
+    assert not lock.locked
+
+
+def test_the_engine_setting_builds_it_with_the_queue_limits(tiny_llama: Path) -> None:
+    from kbchat.llm.factory import build_private_backend
+    from kbchat.settings import LimitSettings, LocalModelSettings
+
+    local = LocalModelSettings(  # type: ignore[call-arg]
+        local_engine="ctransformers", local_model_path=tiny_llama, _env_file=None
+    )
+    limits = LimitSettings(model_queue_timeout_s=7, model_queue_max=3, _env_file=None)  # type: ignore[call-arg]
+    backend, resolved = build_private_backend(local, limits)
+    assert isinstance(backend, CTransformersBackend) and resolved is not None
+    assert (backend.queue_timeout_s, backend.queue_max) == (7, 3)
+    assert backend.model_name.endswith("(ctransformers)")
