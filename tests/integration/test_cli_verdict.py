@@ -15,6 +15,7 @@ from kbchat.ledger import Ledger
 from kbchat.llm.models import packaged_model
 from tests.fixtures.cli import kbchat
 from tests.fixtures.comparisons import LEAVE, VPN, comparison, record
+from tests.fixtures.documents import write_document
 from tests.fixtures.llm_server import SERVER_MODEL, start_llama_server
 
 pytestmark = pytest.mark.integration
@@ -58,6 +59,8 @@ def test_judge_then_report_as_json_and_html(tmp_path: Path, server: str) -> None
         comparison("VPN?", [VPN], "QuillonConnect [1].", "Install the client [1]."),
     )
     ledger.record_judgement(first, "tie")
+    for document in (LEAVE, VPN):  # the gate reads each document's label as it is now
+        write_document(tmp_path / "corpus", *document)
     env = _env(tmp_path, server)
 
     judged = kbchat(["judge", "--limit", "1", "--json"], env)

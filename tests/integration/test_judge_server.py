@@ -42,7 +42,7 @@ def judge_settings(tmp: Path, base_url: str, **judge: object) -> Settings:
         update={"judge_response_format": "json_object", "judge_max_tokens": 60, **judge}
     )
     for document in (LEAVE, VPN):
-        write_document(settings, *document)
+        write_document(settings.paths.corpus_dir, *document)
     return settings
 
 

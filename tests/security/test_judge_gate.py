@@ -90,7 +90,7 @@ def test_a_cloud_judge_receives_no_confidential_comparison(
     url, _ = cloud_stand_in
     settings = _settings(tmp_path, url)
     for source, label in DOCUMENTS.items():
-        write_document(settings, source, label)
+        write_document(settings.paths.corpus_dir, source, label)
     ledger = Ledger(tmp_path / "index" / "ledger.sqlite3")
     audit = AuditLog(tmp_path / "index" / "audit.sqlite3")
     _record_all(ledger)

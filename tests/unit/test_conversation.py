@@ -35,7 +35,7 @@ def _answer(text: str, *passages: Passage, backend: str = "private") -> Answer:
 def _gate(tmp_path: Path, **ingest: object) -> CloudGate:
     cloud = {"cloud_allowed": True, "openai_api_key": "sk-test-1234567890abcd"}
     settings = make_settings(tmp_path, cloud=cloud, **ingest)
-    write_passages(settings, LEAVE, BANDS, VPN)
+    write_passages(settings.paths.corpus_dir, LEAVE, BANDS, VPN)
     return CloudGate(settings)
 
 

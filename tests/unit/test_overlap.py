@@ -62,7 +62,9 @@ def _gate(tmp_path: Path) -> CloudGate:
     cloud = {"cloud_allowed": True, "openai_api_key": "sk-test-1234567890abcd"}
     settings = make_settings(tmp_path, cloud=cloud)
     for source in ("hr/private/heron.md", "ops/minutes.md", "facilities/canteen.md"):
-        write_document(settings, source, "internal")  # hr/private/** is confidential by rule
+        write_document(
+            settings.paths.corpus_dir, source, "internal"
+        )  # hr/private/** is confidential by rule
     return CloudGate(settings)
 
 
