@@ -173,7 +173,7 @@ def test_empty_index_asks_to_run_ingestion_first(
     empty = make_settings(tmp_path, _write_corpus(tmp_path / "corpus"))
     _point_app_at(monkeypatch, empty)
     at = _ask(_started(), QUESTION)
-    errors = " ".join(e.value for e in at.error)
+    errors = " ".join(_unescaped(e.value) for e in at.error)
     assert "run ingestion first" in errors
     assert len(_assistant_messages(at)) == 1  # the error is shown in the chat
 
@@ -199,7 +199,7 @@ def test_unexpected_error_is_a_short_message_without_details(
     monkeypatch.setattr(Answerer, "retrieve", broken)
     _ask(app, QUESTION)
     [assistant] = _assistant_messages(app)
-    assert [e.value for e in assistant.error] == [UNEXPECTED]
+    assert [_unescaped(e.value) for e in assistant.error] == [UNEXPECTED]  # shown exactly
     assert "secret internals" not in str(app.main)
 
 
