@@ -130,8 +130,10 @@ def test_killed_process_converges_on_rerun(tmp_path: Path) -> None:
     from tests.fixtures.snapshots import snapshot
     from vectorstore import KnowledgeIndex
 
-    default = embedder_for(make_settings(tmp_path))  # what `kbchat ingest` used: ONNX int8
+    defaults = make_settings(tmp_path)  # what `kbchat ingest` used: its defaults, ONNX int8
+    default = embedder_for(defaults)
     resumed = snapshot(KnowledgeIndex(index_dir, default), Manifest(index_dir / "manifest.sqlite3"))
     clean = Kb(tmp_path / "clean", CORPUS, default)  # type: ignore[arg-type]
-    clean.ingest(chunking=ChunkingOptions(900, 120), max_file_bytes=25 * 1024 * 1024)
+    chunking = ChunkingOptions(defaults.ingest.chunk_size, defaults.ingest.chunk_overlap)
+    clean.ingest(chunking=chunking, max_file_bytes=25 * 1024 * 1024)
     assert_same_index(resumed, clean.snapshot())
