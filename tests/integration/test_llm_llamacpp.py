@@ -14,6 +14,7 @@ from kbchat.errors import ModelError
 from kbchat.llm.base import ChatMessage, GenerationStats
 from kbchat.llm.llamacpp import LlamaCppBackend
 from kbchat.llm.models import packaged_model
+from tests.fixtures.llm_backends import smollm2_backend
 
 pytestmark = pytest.mark.integration
 
@@ -25,16 +26,7 @@ QUESTION = [
 
 @pytest.fixture(scope="module")
 def backend() -> LlamaCppBackend:
-    # One thread: llama.cpp's worker threads busy-wait on each other, and on 2 cores shared
-    # with other work a 2-thread run was measured 2-100x slower at random; 1 thread is steady.
-    model = LlamaCppBackend(
-        packaged_model("smollm2"),
-        chat_format="chatml",
-        n_ctx=1024,
-        n_threads=1,
-        n_gpu_layers=0,
-        display_name="SmolLM2-135M-Instruct",
-    )
+    model = smollm2_backend()
     model.warm_up()
     return model
 
@@ -169,14 +161,7 @@ def test_prompt_longer_than_the_context_is_refused(backend: LlamaCppBackend) -> 
 
 
 def test_unknown_chat_format_is_refused() -> None:
-    odd = LlamaCppBackend(
-        packaged_model("smollm2"),
-        chat_format="no-such-format",
-        n_ctx=1024,
-        n_threads=1,
-        n_gpu_layers=0,
-        display_name="odd",
-    )
+    odd = smollm2_backend(chat_format="no-such-format", display_name="odd")
     with pytest.raises(ModelError, match="Unknown chat format 'no-such-format'"):
         odd.count_messages(QUESTION)
 
@@ -185,9 +170,7 @@ def test_truncated_model_gives_a_reason_not_a_crash(tmp_path: Path) -> None:
     cut = tmp_path / "SmolLM2-cut.gguf"
     with packaged_model("smollm2").open("rb") as src, cut.open("wb") as dst:
         dst.write(src.read(30_000_000))
-    broken = LlamaCppBackend(
-        cut, chat_format="chatml", n_ctx=512, n_threads=1, n_gpu_layers=0, display_name="cut"
-    )
+    broken = smollm2_backend(cut, n_ctx=512, display_name="cut")
     with pytest.raises(ModelError) as excinfo:
         list(broken.stream_chat(QUESTION, max_tokens=4, temperature=0.0))
     assert str(cut) in str(excinfo.value) and "cut short" in str(excinfo.value)
@@ -197,18 +180,9 @@ def test_truncated_model_gives_a_reason_not_a_crash(tmp_path: Path) -> None:
 def test_backends_with_the_same_file_share_one_model(
     backend: LlamaCppBackend, tmp_path: Path
 ) -> None:
-    twin = LlamaCppBackend(
-        packaged_model("smollm2"),
-        chat_format="chatml",
-        n_ctx=1024,
-        n_threads=1,
-        n_gpu_layers=0,
-        display_name="twin",
-    )
+    twin = smollm2_backend(display_name="twin")
     assert twin.shared is backend.shared
     copy = tmp_path / "copy.gguf"
     shutil.copyfile(packaged_model("smollm2"), copy)
-    other = LlamaCppBackend(
-        copy, chat_format="chatml", n_ctx=1024, n_threads=1, n_gpu_layers=0, display_name="c"
-    )
+    other = smollm2_backend(copy, display_name="c")
     assert other.shared is not backend.shared

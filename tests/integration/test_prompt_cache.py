@@ -16,9 +16,9 @@ from kbchat.answering.service import Answerer
 from kbchat.knowledge import index_for
 from kbchat.llm.base import ChatMessage, GenerationStats
 from kbchat.llm.llamacpp import LlamaCppBackend
-from kbchat.llm.models import packaged_model
 from kbchat.llm.prefix_cache import PrefixCache
 from kbchat.settings import Settings
+from tests.fixtures.llm_backends import smollm2_backend
 
 pytestmark = pytest.mark.integration
 
@@ -34,15 +34,7 @@ OTHER_SYSTEM = "You answer in one short sentence."
 
 def _backend(chat_format: str = "chatml", *, prefix_cache: bool = True) -> LlamaCppBackend:
     # One thread, as default_threads() gives on this 2-core machine.
-    return LlamaCppBackend(
-        packaged_model("smollm2"),
-        chat_format=chat_format,
-        n_ctx=N_CTX,
-        n_threads=1,
-        n_gpu_layers=0,
-        display_name="SmolLM2-135M-Instruct",
-        prefix_cache=prefix_cache,
-    )
+    return smollm2_backend(chat_format=chat_format, n_ctx=N_CTX, prefix_cache=prefix_cache)
 
 
 @pytest.fixture(scope="module")

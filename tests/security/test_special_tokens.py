@@ -12,8 +12,8 @@ import pytest
 
 from kbchat.llm.base import ChatMessage
 from kbchat.llm.llamacpp import LlamaCppBackend
-from kbchat.llm.models import packaged_model
 from kbchat.llm.special_tokens import BREAK, TEMPLATE_GUARD, SpecialTokenGuard
+from tests.fixtures.llm_backends import smollm2_backend
 
 pytestmark = [pytest.mark.security, pytest.mark.integration]
 
@@ -28,15 +28,7 @@ BENIGN = "Expenses policy.\nClaims are paid monthly."
 
 
 def _backend(chat_format: str) -> LlamaCppBackend:
-    return LlamaCppBackend(
-        packaged_model("smollm2"),
-        chat_format=chat_format,
-        n_ctx=1024,
-        n_threads=1,
-        n_gpu_layers=0,
-        display_name="SmolLM2-135M-Instruct",
-        prefix_cache=False,
-    )
+    return smollm2_backend(chat_format=chat_format, prefix_cache=False)
 
 
 def _evaluated_prompt(backend: LlamaCppBackend, document: str, question: str) -> list[int]:

@@ -80,19 +80,9 @@ def test_a_free_lock_ignores_the_limits() -> None:
 
 def test_the_private_model_answers_busy_behind_a_stuck_request() -> None:
     from kbchat.llm.base import ChatMessage
-    from kbchat.llm.llamacpp import LlamaCppBackend
-    from kbchat.llm.models import packaged_model
+    from tests.fixtures.llm_backends import smollm2_backend
 
-    backend = LlamaCppBackend(
-        packaged_model("smollm2"),
-        chat_format="chatml",
-        n_ctx=1024,
-        n_threads=1,
-        n_gpu_layers=0,
-        display_name="SmolLM2-135M-Instruct",
-        queue_timeout_s=0.3,
-        queue_max=4,
-    )
+    backend = smollm2_backend(queue_timeout_s=0.3, queue_max=4)
     backend.shared.lock.acquire()  # a request that never finishes
     try:
         waits: list[int] = []
