@@ -189,6 +189,19 @@ class RetrievalSettings(_Section):
     compress_whole_top: int = Field(
         1, ge=0, description="Best-ranked passages that context compression leaves whole."
     )
+    compress_shown_top: int = Field(
+        2,
+        ge=0,
+        description="Best-ranked passages that context compression never leaves out of the prompt.",
+    )
+    compress_drop_margin: float = Field(
+        0.25,
+        ge=0,
+        description="Context compression leaves out of the prompt a passage (after the first "
+        "KBCHAT_COMPRESS_SHOWN_TOP) whose best sentence scores more than this below the best "
+        "sentence of all the passages (cosine plus half the share of the question's terms); "
+        "a high value such as 9 leaves none out.",
+    )
     max_question_chars: int = Field(
         4000,
         ge=100,
