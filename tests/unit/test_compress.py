@@ -11,6 +11,7 @@ from kbchat.answering.citations import map_citations
 from kbchat.answering.compress import ELLIPSIS, ContextCompressor, split_sentences
 from kbchat.answering.prompt import NO_PASSAGES_NOTE, Passage, build_messages
 from kbchat.answering.service import Answerer, Retrieval
+from kbchat.settings import RetrievalSettings
 from tests.unit.test_answering import WordCountBackend
 from vectorstore import SentenceTransformerEmbedder
 from vectorstore.records import SearchHit
@@ -169,3 +170,11 @@ def test_the_answerer_sends_excerpts_and_shows_whole_passages(
     assert "Ticket prices" not in sent
     assert [c.text for c in answer.citations] == [STADIUM]
     assert [p.hit.text for p in answer.passages] == [FIRST, STADIUM, HALFTIME]
+
+
+def test_compression_is_on_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CONTEXT", "SHOWN_TOP", "DROP_MARGIN"):
+        monkeypatch.delenv(f"KBCHAT_COMPRESS_{name}", raising=False)
+    retrieval = RetrievalSettings(_env_file=None)
+    assert retrieval.compress_context is True
+    assert (retrieval.compress_shown_top, retrieval.compress_drop_margin) == (2, 0.25)
