@@ -1,18 +1,23 @@
 """Context compression: prompt tokens before and after, key phrases kept, time to first token.
 
-On ``../shared/eval/squad-dev`` (ingested and searched with the default settings, top 5):
+On ``../shared/eval/squad-dev`` and on ``eval/docs_corpus_questions.jsonl`` over
+``docs_corpus/`` (each ingested into a temporary index and searched with the default
+settings, top 5):
 
 - prompt tokens per question of the whole prompt kbchat sends (chat template, instructions,
   passages, question), whole passages vs compressed (`kbchat.answering.compress`), counted by
   the private model's own tokenizer;
-- key phrases: of the questions whose ``answer_contains`` phrase is in the whole passages,
-  the share whose phrase is still in the compressed ones (matched as ``kbchat eval``
-  matches them);
+- key phrases: of the questions whose ``answer_contains`` phrases are all in the whole
+  passages, the share whose phrases are all still in the compressed ones (matched as
+  ``kbchat eval`` matches them);
+- with ``--variants``, the same two figures for other settings (the trade-off curve);
 - time to first token with the private model as configured (the packaged SmolLM2 stand-in
-  when Llama 2 is absent) on a small sample, both prompts of each question in turn, medians;
+  when Llama 2 is absent) on a small sample of SQuAD questions, both prompts of each question
+  in turn, medians;
 - what compression itself costs per question (sentence embeddings, cold cache).
 
-Usage: python benchmarks/context_compression.py [--questions N] [--ttft N] [--squad DIR]
+Usage: python benchmarks/context_compression.py [--questions N] [--ttft N] [--variants]
+       [--squad DIR]
 """
 
 from __future__ import annotations
@@ -22,13 +27,17 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._report import report  # noqa: E402
 from benchmarks.retrieval_variants import (  # noqa: E402
+    DOCS_CORPUS,
+    DOCS_EVAL,
     CachedEmbedder,
     Corpus,
     answerable,
@@ -37,12 +46,94 @@ from benchmarks.retrieval_variants import (  # noqa: E402
 )
 from kbchat.answering.compress import ContextCompressor  # noqa: E402
 from kbchat.answering.prompt import SYSTEM_PROMPT, Passage, build_messages  # noqa: E402
-from kbchat.evaluation.dataset import load_eval_set  # noqa: E402
+from kbchat.evaluation.dataset import EvalQuestion, load_eval_set  # noqa: E402
 from kbchat.evaluation.phrases import match_phrases  # noqa: E402
 from kbchat.knowledge import embedder_for  # noqa: E402
 from kbchat.llm.llamacpp import LlamaCppBackend, default_threads  # noqa: E402
 from kbchat.llm.models import resolve_local_model  # noqa: E402
 from kbchat.settings import LocalModelSettings, RetrievalSettings, Settings  # noqa: E402
+
+# Other settings, for the trade-off curve (--variants); the defaults are the first row of each set.
+VARIANTS: list[tuple[str, dict[str, Any]]] = [
+    ("no passage left out", {"drop_margin": None}),
+    *[(f"drop margin {m}", {"drop_margin": m}) for m in (0.35, 0.3, 0.2, 0.15, 0.1)],
+    ("drop margin 0.25, second passage may go", {"shown_top": 1}),
+    ("first passage compressed too", {"whole_top": 0, "shown_top": 1}),
+    ("keep 0.2", {"keep": 0.2}),
+    ("keyword weight 1.0", {"keyword_weight": 1.0}),
+]
+
+Row = tuple[EvalQuestion, list[Passage], list[Passage]]
+
+
+@dataclass
+class Figures:
+    """Prompt tokens and key phrases of one set, whole passages vs compressed."""
+
+    name: str
+    before: list[int]
+    after: list[int]
+    in_whole: int
+    kept: int
+
+    @property
+    def ratio(self) -> float:
+        return statistics.mean(self.after) / statistics.mean(self.before)
+
+    @property
+    def share(self) -> float:
+        return self.kept / self.in_whole if self.in_whole else 0.0
+
+    def lines(self) -> str:
+        return (
+            f"{self.name}: {len(self.before)} questions; prompt tokens per question: whole "
+            f"{statistics.mean(self.before):.0f} (p50 {statistics.median(self.before):.0f}), "
+            f"compressed {statistics.mean(self.after):.0f} (p50 "
+            f"{statistics.median(self.after):.0f}): {self.ratio:.3f}\n"
+            f"{self.name}: key phrases kept: {self.kept} of {self.in_whole} ({self.share:.1%}) "
+            f"whose phrase is in the passages"
+        )
+
+
+def retrieve(corpus: Corpus, embedder: CachedEmbedder) -> list[tuple[EvalQuestion, list[Passage]]]:
+    """The top 5 passages of every question, ``corpus`` ingested into a temporary index."""
+    corpus.load()
+    with tempfile.TemporaryDirectory() as tmp:
+        index = shipped_index(corpus, embedder, Path(tmp) / "index")
+        found = [
+            (q, [Passage(n, hit) for n, hit in enumerate(index.search(q.question, 5), 1)])
+            for q in corpus.questions
+        ]
+        index.keyword.close()
+    return found
+
+
+def measure(
+    name: str,
+    retrieved: list[tuple[EvalQuestion, list[Passage]]],
+    compressor: ContextCompressor,
+    backend: LlamaCppBackend,
+    whole_tokens: dict[tuple[str, str], int],
+) -> tuple[Figures, list[Row]]:
+    """Compress every question's passages and count both prompts and the key phrases."""
+    rows: list[Row] = []
+    figures = Figures(name, [], [], 0, 0)
+    for question, passages in retrieved:
+        compressed = compressor.compress(question.question, passages)
+        rows.append((question, passages, compressed))
+        key = (name, question.question)
+        if key not in whole_tokens:
+            whole_tokens[key] = backend.count_messages(build_messages(question.question, passages))
+        figures.before.append(whole_tokens[key])
+        figures.after.append(backend.count_messages(build_messages(question.question, compressed)))
+        whole = "\n".join(p.hit.text for p in passages)
+        short = "\n".join(p.text_for_prompt for p in compressed)
+        if question.answer_contains and not match_phrases(whole, question.answer_contains)[1]:
+            figures.in_whole += 1
+            figures.kept += not match_phrases(short, question.answer_contains)[1]
+        # Citations and the evidence panel see whole passages, numbered as before.
+        assert [(p.n, p.hit) for p in compressed] == [(p.n, p.hit) for p in passages]
+    return figures, rows
 
 
 def main() -> None:
@@ -51,6 +142,9 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=0, help="first N questions (0: all)")
     parser.add_argument("--ttft", type=int, default=6, help="questions timed with the model")
     parser.add_argument(
+        "--variants", action="store_true", help="also the trade-off of other settings"
+    )
+    parser.add_argument(
         "--cache",
         default=str(ROOT / "vectorstore" / "data" / "bench-cache" / "retrieval_variants"),
         help="folder of cached vectors ('' for none)",
@@ -58,20 +152,27 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.squad / "questions.jsonl").exists():
         sys.exit(f"{args.squad}/questions.jsonl not found: pass --squad DIR (the squad-dev set)")
-    corpus = Corpus(
-        "squad-dev",
-        args.squad / "corpus",
-        answerable(load_eval_set(args.squad / "questions.jsonl")),
-    )
+    corpora = [
+        Corpus(
+            "squad-dev",
+            args.squad / "corpus",
+            answerable(load_eval_set(args.squad / "questions.jsonl")),
+        ),
+        Corpus("eval/", DOCS_CORPUS, answerable(load_eval_set(DOCS_EVAL))),
+    ]
     if args.questions:
-        corpus.questions = corpus.questions[: args.questions]
-    corpus.load()
+        for corpus in corpora:
+            corpus.questions = corpus.questions[: args.questions]
     real = embedder_for(Settings())
     embedder = CachedEmbedder(real, Path(args.cache) if args.cache else None)
     retrieval = RetrievalSettings(_env_file=None)
-    compressor = ContextCompressor(
-        embedder, keep=retrieval.compress_keep, whole_top=retrieval.compress_whole_top
-    )
+    settings: dict[str, Any] = {
+        "keep": retrieval.compress_keep,
+        "whole_top": retrieval.compress_whole_top,
+        "shown_top": retrieval.compress_shown_top,
+        "drop_margin": retrieval.compress_drop_margin,
+    }
+    compressor = ContextCompressor(embedder, **settings)
     local = LocalModelSettings(_env_file=None)
     resolved = resolve_local_model(local)
     threads = local.local_n_threads or default_threads()
@@ -83,46 +184,34 @@ def main() -> None:
         n_gpu_layers=0,
         display_name=resolved.name,
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        index = shipped_index(corpus, embedder, Path(tmp) / "squad")
-        rows = []
-        for question in corpus.questions:
-            passages = [
-                Passage(n, hit) for n, hit in enumerate(index.search(question.question, 5), 1)
-            ]
-            compressed = compressor.compress(question.question, passages)
-            rows.append((question, passages, compressed))
-        index.keyword.close()
+    retrieved = {corpus.name: retrieve(corpus, embedder) for corpus in corpora}
+    whole_tokens: dict[tuple[str, str], int] = {}
+    print(
+        f"top 5 passages, the first {retrieval.compress_whole_top} whole, the first "
+        f"{retrieval.compress_shown_top} always shown, others left out when their best sentence "
+        f"is more than {retrieval.compress_drop_margin} below the best, compressed passages keep "
+        f">= {retrieval.compress_keep:.0%} of their characters; tokens counted by {resolved.name}"
+    )
+    results = {
+        name: measure(name, found, compressor, backend, whole_tokens)
+        for name, found in retrieved.items()
+    }
+    for figures, _ in results.values():
+        print(figures.lines())
+    if args.variants:
+        print("\nvariants (ratio of prompt tokens, key phrases kept), squad-dev | eval/:")
+        for label, changes in VARIANTS:
+            squeezer = ContextCompressor(embedder, **{**settings, **changes})
+            got = [measure(n, f, squeezer, backend, whole_tokens)[0] for n, f in retrieved.items()]
+            print(
+                f"  {label:<44} "
+                + " | ".join(f"{g.ratio:.3f} {g.kept}/{g.in_whole} ({g.share:.1%})" for g in got)
+            )
     embedder.save()
+    squad, rows = results["squad-dev"]
+    docs = results["eval/"][0]
 
-    before, after, in_whole, kept = [], [], 0, 0
-    for question, passages, compressed in rows:
-        before.append(backend.count_messages(build_messages(question.question, passages)))
-        after.append(backend.count_messages(build_messages(question.question, compressed)))
-        whole = "\n".join(p.hit.text for p in passages)
-        short = "\n".join(p.text_for_prompt for p in compressed)
-        if question.answer_contains and not match_phrases(whole, question.answer_contains)[1]:
-            in_whole += 1
-            kept += not match_phrases(short, question.answer_contains)[1]
-        # Citations and the evidence panel see whole passages, numbered as before.
-        assert [(p.n, p.hit) for p in compressed] == [(p.n, p.hit) for p in passages]
-    mean_before, mean_after = statistics.mean(before), statistics.mean(after)
-    ratio = mean_after / mean_before
-    share = kept / in_whole if in_whole else 0.0
-    print(
-        f"{len(rows)} questions, top 5 passages, the first {retrieval.compress_whole_top} whole, "
-        f"the others keep >= {retrieval.compress_keep:.0%} of their characters; tokens counted "
-        f"by {resolved.name}"
-    )
-    print(
-        f"prompt tokens per question: whole {mean_before:.0f} (p50 {statistics.median(before):.0f})"
-        f", compressed {mean_after:.0f} (p50 {statistics.median(after):.0f}): {ratio:.2f}"
-    )
-    print(f"key phrases kept: {kept} of {in_whole} ({share:.1%}) whose phrase is in the passages")
-
-    cold = ContextCompressor(
-        real, keep=retrieval.compress_keep, whole_top=retrieval.compress_whole_top
-    )
+    cold = ContextCompressor(real, **settings)
     sample = rows[: max(args.ttft, 1)]
     started = time.perf_counter()
     for question, passages, _ in sample:
@@ -163,18 +252,21 @@ def main() -> None:
             f"{t_after:.2f} s vs {t_before:.2f} s; {resolved.name}, {threads} thread(s), "
             f"{len(ttft_whole)} SQuAD questions",
         )
-    report(
-        "answering",
-        "prompt tokens compressed / whole passages",
-        f"{ratio:.2f}",
-        f"target <= 0.5; {mean_after:.0f} vs {mean_before:.0f} tokens per question, squad-dev",
-    )
-    report(
-        "answering",
-        "key phrases kept by compression",
-        f"{share:.1%}",
-        f"target >= 98%; {kept} of {in_whole}; compression {compress_ms:.0f} ms per question",
-    )
+    for figures in (squad, docs):
+        report(
+            "answering",
+            f"prompt tokens compressed / whole passages, {figures.name}",
+            f"{figures.ratio:.2f}",
+            f"target <= 0.5; {statistics.mean(figures.after):.0f} vs "
+            f"{statistics.mean(figures.before):.0f} tokens per question",
+        )
+        report(
+            "answering",
+            f"key phrases kept by compression, {figures.name}",
+            f"{figures.share:.1%}",
+            f"target >= 98% (eval/: none lost); {figures.kept} of {figures.in_whole}; "
+            f"compression {compress_ms:.0f} ms per question",
+        )
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ def private_answerer(settings: Settings) -> tuple[Answerer, ResolvedModel | None
         compress=settings.retrieval.compress_context,
         compress_keep=settings.retrieval.compress_keep,
         compress_whole_top=settings.retrieval.compress_whole_top,
+        compress_shown_top=settings.retrieval.compress_shown_top,
+        compress_drop_margin=settings.retrieval.compress_drop_margin,
         max_answer_tokens=settings.local.max_answer_tokens,
         temperature=settings.local.temperature,
         max_question_chars=settings.retrieval.max_question_chars,

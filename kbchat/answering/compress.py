@@ -1,19 +1,25 @@
 """Context compression: within passages, keep the sentences that bear on the question.
 
 Reading the prompt, not writing the answer, is most of the wait for a first token on a CPU.
-The best-ranked passage stays whole (it holds the answer most often). Each other passage is
-cut into sentences (and lines, for tables and lists); a sentence scores its cosine similarity
-to the question (the embedder the index already loaded) plus the share of the question's
-search terms it holds. The best sentence is kept with the neighbours it needs: the sentence
-before it when it leans on it (one that opens with "It", "They", "This", ... needs the one
-before to be read right: "It opened in 2014."), the sentence after it when that one leans on
-it; then further sentences by score until the passage keeps about ``keep`` of its
-characters. Elided runs are marked with "…" so the model knows text was left
-out.
+Every passage is cut into sentences (and lines, for tables and lists); a sentence scores its
+cosine similarity to the question (the embedder the index already loaded; the sentence is
+embedded after its passage's heading, "Leadership: - Head of ...: Marta Silva", so a line
+that only makes sense under its heading still scores) plus the share of the question's search
+terms it holds.
+
+The best-ranked passage stays whole (it holds the answer most often). A passage after the
+first ``shown_top`` none of whose sentences comes within ``drop_margin`` of the best sentence
+of all the passages is left out of the prompt. Each other passage keeps its best sentence with
+the neighbours it needs: the sentence before it when it leans on it (one that opens with "It",
+"They", "This", ... needs the one before to be read right: "It opened in 2014."), the sentence
+after it when that one leans on it; then further sentences by score until the passage keeps
+about ``keep`` of its characters. Elided runs are marked with "…" so the model knows text was
+left out.
 
 Only the prompt changes: the passage keeps its number, its hit and its whole text, so
 citations map to the whole passage and the evidence panel shows it whole
-(`kbchat.answering.prompt.Passage.excerpt`). Figures: ``benchmarks/context_compression.py``.
+(`kbchat.answering.prompt.Passage.excerpt`; an empty excerpt leaves the passage out of the
+prompt, the others keep their numbers). Figures: ``benchmarks/context_compression.py``.
 """
 
 from __future__ import annotations
@@ -73,6 +79,10 @@ class ContextCompressor:
         keyword_weight: weight of the term overlap added to the cosine similarity.
         whole_top: how many of the best-ranked passages stay whole (the first passage holds
             the answer most often: R@1 0.84 on the SQuAD development set).
+        drop_margin: a passage after the first ``shown_top`` whose best sentence scores more
+            than this below the best sentence of all the passages is left out of the prompt
+            (``None``: none is left out).
+        shown_top: how many of the best-ranked passages are never left out.
         cache_size: sentence vectors kept.
     """
 
@@ -80,6 +90,8 @@ class ContextCompressor:
     keep: float = 0.1
     keyword_weight: float = 0.5
     whole_top: int = 1
+    drop_margin: float | None = 0.25
+    shown_top: int = 2
     cache_size: int = 4096
     _cache: OrderedDict[str, np.ndarray] = field(default_factory=OrderedDict, repr=False)
     _lock: Lock = field(default_factory=Lock, repr=False)
@@ -111,32 +123,44 @@ class ContextCompressor:
             The same passages, in order, with their numbers and hits unchanged.
         """
         split = [split_sentences(p.text_for_prompt) for p in passages]
-        candidates = [
+        # Every passage is scored when passages may be left out (the best sentence of all of
+        # them is the yardstick); otherwise only those that may be shortened.
+        scored = [
             i
             for i, (p, s) in enumerate(zip(passages, split, strict=True))
-            if i >= self.whole_top and _worth(p, s)
+            if s and (self.drop_margin is not None or (i >= self.whole_top and _worth(p, s)))
         ]
-        if not candidates:
+        if not scored:
             return list(passages)
         query = np.asarray(self.embedder.embed_query(question), dtype=np.float32)
-        sentences = [s for i in candidates for s in split[i]]
-        vectors = self._vectors(sentences)
+        vectors = self._vectors([_heading(passages[i]) + s for i in scored for s in split[i]])
         cosines = (
             vectors
             @ query
             / (np.linalg.norm(vectors, axis=1) * (float(np.linalg.norm(query)) or 1.0) + 1e-12)
         )
         terms = query_terms(question)
-        out = list(passages)
+        scores: dict[int, list[float]] = {}
         start = 0
-        for i in candidates:
-            count = len(split[i])
-            scores = [
+        for i in scored:
+            scores[i] = [
                 float(cosines[start + j]) + self.keyword_weight * term_overlap(terms, sentence)
                 for j, sentence in enumerate(split[i])
             ]
-            start += count
-            out[i] = replace(passages[i], excerpt=self._excerpt(split[i], scores))
+            start += len(split[i])
+        best = max(max(s) for s in scores.values())
+        out = list(passages)
+        for i in scored:
+            if i < self.whole_top:
+                continue
+            if (
+                self.drop_margin is not None
+                and i >= self.shown_top
+                and max(scores[i]) < best - self.drop_margin
+            ):
+                out[i] = replace(passages[i], excerpt="")
+            elif _worth(passages[i], split[i]):
+                out[i] = replace(passages[i], excerpt=self._excerpt(split[i], scores[i]))
         return out
 
     def _excerpt(self, sentences: list[str], scores: list[float]) -> str | None:
@@ -176,6 +200,13 @@ def _leans_back(sentence: str) -> bool:
     """Whether a sentence opens with a word that points at the sentence before it."""
     first = _WORD.match(sentence.lower())
     return first is not None and first.group(0) in _LEANING
+
+
+def _heading(passage: Passage) -> str:
+    """The last part of a passage's heading path, to embed before each of its sentences."""
+    section = passage.section or ""
+    last = section.split(" > ")[-1].strip()
+    return f"{last}: " if last else ""
 
 
 def _worth(passage: Passage, sentences: list[str]) -> bool:

@@ -89,7 +89,8 @@ def format_passage(passage: Passage) -> str:
 
 def user_message(question: str, passages: Sequence[Passage]) -> str:
     """The final user turn: the passages, then the question."""
-    blocks = "\n\n".join(format_passage(p) for p in passages) or NO_PASSAGES_NOTE
+    shown = [p for p in passages if p.excerpt != ""]  # an empty excerpt: left out
+    blocks = "\n\n".join(format_passage(p) for p in shown) or NO_PASSAGES_NOTE
     return (
         f"Passages:\n\n{blocks}\n\n<question>\n{neutralise(question.strip())}\n</question>\n\n"
         f"{CLOSING_INSTRUCTION}"

@@ -204,6 +204,10 @@ class Answerer:
             prompt (`kbchat.answering.compress`); citations still name whole passages.
         compress_keep: share of a passage's characters compression keeps, at least.
         compress_whole_top: best-ranked passages compression leaves whole.
+        compress_shown_top: best-ranked passages compression never leaves out.
+        compress_drop_margin: how far below the best sentence of all the passages a passage's
+            best sentence may score before compression leaves the passage out (``None``:
+            never).
         max_question_chars: longest question accepted (``None``: no limit); a longer one is
             refused before any search or model call.
     """
@@ -226,6 +230,8 @@ class Answerer:
         compress: bool = False,
         compress_keep: float = 0.1,
         compress_whole_top: int = 1,
+        compress_shown_top: int = 2,
+        compress_drop_margin: float | None = 0.25,
         max_question_chars: int | None = None,
     ) -> None:
         self.index = index
@@ -240,7 +246,13 @@ class Answerer:
         self.notice = notice
         self.followup = followup
         self.compressor = (
-            ContextCompressor(index.embedder, keep=compress_keep, whole_top=compress_whole_top)
+            ContextCompressor(
+                index.embedder,
+                keep=compress_keep,
+                whole_top=compress_whole_top,
+                shown_top=compress_shown_top,
+                drop_margin=compress_drop_margin,
+            )
             if compress
             else None
         )

@@ -139,7 +139,10 @@ def indexes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Settings]:
 
 @pytest.fixture
 def cloud(tmp_path: Path) -> Iterator[tuple[Settings, ProxyControl]]:
-    """Settings whose cloud is the recording proxy (answering 503), every passage retrieved."""
+    """Settings whose cloud is the recording proxy (answering 503), every passage retrieved.
+
+    Whole passages (no context compression), so every value in them is put to the gate.
+    """
     with recording_proxy(f"http://127.0.0.1:{free_port()}") as (proxy, control):
         control.fail_status = 503
         settings = make_settings(
@@ -152,7 +155,9 @@ def cloud(tmp_path: Path) -> Iterator[tuple[Settings, ProxyControl]]:
                 "cloud_timeout_s": 30,
             },
         )
-        settings.retrieval = RetrievalSettings(top_k=50, min_relevance=-1, _env_file=None)  # type: ignore[call-arg]
+        settings.retrieval = RetrievalSettings(
+            top_k=50, min_relevance=-1, compress_context=False, _env_file=None
+        )
         yield settings, control
 
 
@@ -161,7 +166,9 @@ def _ask_cloud(
 ) -> GateDecision:
     settings.paths = index.paths
     if top_k is not None:
-        settings.retrieval = RetrievalSettings(top_k=top_k, min_relevance=-1, _env_file=None)  # type: ignore[call-arg]
+        settings.retrieval = RetrievalSettings(
+            top_k=top_k, min_relevance=-1, compress_context=False, _env_file=None
+        )
     answerer, _ = private_answerer(settings)
     retrieval = answerer.retrieve(question)
     request = start_cloud_answer(settings, retrieval, audit=AuditLog(tmp_path / "audit.sqlite3"))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from kbchat.answering.citations import map_citations
 from kbchat.answering.compress import ELLIPSIS, ContextCompressor, split_sentences
-from kbchat.answering.prompt import Passage, build_messages
+from kbchat.answering.prompt import NO_PASSAGES_NOTE, Passage, build_messages
 from kbchat.answering.service import Answerer, Retrieval
+from kbchat.settings import RetrievalSettings
 from tests.unit.test_answering import WordCountBackend
 from vectorstore import SentenceTransformerEmbedder
 from vectorstore.records import SearchHit
@@ -70,6 +72,12 @@ def test_the_answer_sentence_is_kept_with_the_sentence_it_leans_on(
     assert "Ticket prices" not in stadium and "San Diego" not in stadium
     assert stadium.startswith(ELLIPSIS) and stadium.endswith(ELLIPSIS)
     assert len(stadium) < 0.6 * len(STADIUM)
+    assert compressed[2].excerpt == ""  # nothing near the best sentence: left out
+
+
+def test_short_passages_are_whole_unless_left_out(embedder: SentenceTransformerEmbedder) -> None:
+    keep_all = ContextCompressor(embedder, drop_margin=None)
+    compressed = keep_all.compress("When did Levi's Stadium open?", _passages())
     assert compressed[2].excerpt is None  # under 300 characters: whole
 
 
@@ -85,6 +93,59 @@ def test_compression_changes_the_prompt_and_nothing_else(compressor: ContextComp
     prompt = build_messages(question, compressed)[-1].content
     assert "Ticket prices" not in prompt and "It opened in 2014" in prompt
     assert 'n="2" source="sb/p2.md"' in prompt
+
+
+def test_a_passage_far_from_the_question_is_left_out_and_the_others_keep_their_numbers(
+    compressor: ContextCompressor,
+) -> None:
+    passages = _passages()
+    question = "When did Levi's Stadium open?"
+    compressed = compressor.compress(question, passages)
+    assert [p.excerpt == "" for p in compressed] == [False, False, True]
+    assert [(p.n, p.hit) for p in compressed] == [(p.n, p.hit) for p in passages]
+    assert compressed[2].hit.text == HALFTIME  # the evidence panel still has it whole
+    prompt = build_messages(question, compressed)[-1].content
+    assert 'n="1"' in prompt and 'n="2"' in prompt and 'n="3"' not in prompt
+    assert "Coldplay" not in prompt and NO_PASSAGES_NOTE not in prompt
+    kept = ContextCompressor(compressor.embedder, drop_margin=None).compress(question, passages)
+    assert "Coldplay" in build_messages(question, kept)[-1].content
+    # A citation of the left-out passage still names its whole text.
+    assert [c.text for c in map_citations("It opened in 2014 [2][3].", compressed)] == [
+        STADIUM,
+        HALFTIME,
+    ]
+
+
+def test_the_best_ranked_passages_are_never_left_out(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    passages = _passages()
+    order = [passages[0], passages[2], passages[1]]  # the halftime passage second
+    question = "When did Levi's Stadium open?"
+    assert ContextCompressor(embedder).compress(question, order)[1].excerpt != ""
+    assert ContextCompressor(embedder, shown_top=1).compress(question, order)[1].excerpt == ""
+
+
+def test_sentences_are_scored_under_their_passage_heading() -> None:
+    class Recorder:
+        name = "recorder"
+        dimension = 2
+
+        def __init__(self) -> None:
+            self.texts: list[str] = []
+
+        def embed_documents(self, texts: list[str]) -> np.ndarray:
+            self.texts.extend(texts)
+            return np.ones((len(texts), 2), dtype=np.float32)
+
+        def embed_query(self, text: str) -> np.ndarray:
+            return np.ones(2, dtype=np.float32)
+
+    recorder = Recorder()
+    hit = SearchHit("h", STADIUM, {"source": "sb.md", "section": "Super Bowl 50 > Venue"}, 1.0)
+    ContextCompressor(recorder, whole_top=0).compress("Where?", [Passage(1, hit)])  # type: ignore[arg-type]
+    assert recorder.texts[0] == "Venue: " + split_sentences(STADIUM)[0]
+    assert all(t.startswith("Venue: ") for t in recorder.texts)
 
 
 def test_short_passages_stay_whole(compressor: ContextCompressor) -> None:
@@ -109,3 +170,11 @@ def test_the_answerer_sends_excerpts_and_shows_whole_passages(
     assert "Ticket prices" not in sent
     assert [c.text for c in answer.citations] == [STADIUM]
     assert [p.hit.text for p in answer.passages] == [FIRST, STADIUM, HALFTIME]
+
+
+def test_compression_is_on_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CONTEXT", "SHOWN_TOP", "DROP_MARGIN"):
+        monkeypatch.delenv(f"KBCHAT_COMPRESS_{name}", raising=False)
+    retrieval = RetrievalSettings(_env_file=None)
+    assert retrieval.compress_context is True
+    assert (retrieval.compress_shown_top, retrieval.compress_drop_margin) == (2, 0.25)
