@@ -22,6 +22,7 @@ GIVEN_NOT_CITED = "Passages the model was given but did not cite:"
 GIVEN_NONE_CITED = (
     "Passages the model was given (check the answer against them before relying on it):"
 )
+LEFT_OUT = "Also found, but left out of the prompt (no sentence came close to the question):"
 
 
 def source_file(source: str) -> Path | None:
@@ -69,13 +70,16 @@ def render_passage(passage: Passage, key: str) -> None:
 
 
 def render_evidence(turn: ChatTurn) -> None:
-    """The passages an answer cites, then the other passages the model was given."""
+    """The passages an answer cites, then the other passages the model was given, then those
+    found but left out of its prompt by context compression."""
     answer = turn.answer
     if answer is None or not answer.answered_by_model:
         return
     by_number = {p.n: p for p in answer.passages}
     cited = [by_number[c.n] for c in answer.citations if c.n in by_number]
-    others = [p for p in answer.passages if p.n not in {c.n for c in cited}]
+    uncited = [p for p in answer.passages if p.n not in {c.n for c in cited}]
+    others = [p for p in uncited if not p.left_out]
+    left_out = [p for p in uncited if p.left_out]
     if cited:
         st.caption("Sources the answer cites:")
         for passage in cited:
@@ -85,6 +89,10 @@ def render_evidence(turn: ChatTurn) -> None:
     if others:
         st.caption(GIVEN_NOT_CITED if cited else GIVEN_NONE_CITED)
         for passage in others:
+            render_passage(passage, turn.uid)
+    if left_out:
+        st.caption(LEFT_OUT)
+        for passage in left_out:
             render_passage(passage, turn.uid)
 
 

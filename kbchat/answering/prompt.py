@@ -38,13 +38,19 @@ class Passage:
     """A retrieved passage as numbered in the prompt (``n`` starts at 1).
 
     ``excerpt``, when set, is what the prompt shows instead of the whole text: the sentences
-    that bear on the question (`kbchat.answering.compress`). Citations and the evidence
-    panel use ``hit.text``, the whole passage.
+    that bear on the question (`kbchat.answering.compress`); an empty excerpt leaves the
+    passage out of the prompt. Citations and the evidence panel use ``hit.text``, the whole
+    passage.
     """
 
     n: int
     hit: SearchHit
     excerpt: str | None = None
+
+    @property
+    def left_out(self) -> bool:
+        """Whether compression left the passage out of the prompt (the model did not read it)."""
+        return self.excerpt == ""
 
     @property
     def text_for_prompt(self) -> str:
@@ -89,7 +95,7 @@ def format_passage(passage: Passage) -> str:
 
 def user_message(question: str, passages: Sequence[Passage]) -> str:
     """The final user turn: the passages, then the question."""
-    shown = [p for p in passages if p.excerpt != ""]  # an empty excerpt: left out
+    shown = [p for p in passages if not p.left_out]
     blocks = "\n\n".join(format_passage(p) for p in shown) or NO_PASSAGES_NOTE
     return (
         f"Passages:\n\n{blocks}\n\n<question>\n{neutralise(question.strip())}\n</question>\n\n"

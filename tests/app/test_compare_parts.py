@@ -131,3 +131,36 @@ def test_an_abandoned_comparison_stops_its_streams() -> None:
     assert list(first) == []  # stopped
     late = endless.stream(Retrieval("q", [], True, 0.0))  # started after the page left
     assert list(late) == []
+
+
+def test_passages_left_out_of_the_prompt_are_listed_apart() -> None:
+    """Compression can leave a found passage out of the prompt; the evidence panel says so."""
+    from streamlit.testing.v1 import AppTest
+
+    def page() -> None:
+        from app.conversation import ChatTurn
+        from app.evidence import render_evidence
+        from kbchat.answering.citations import map_citations
+        from kbchat.answering.prompt import Passage
+        from kbchat.answering.service import Answer
+        from vectorstore.records import SearchHit
+
+        def passage(n: int, excerpt: str | None) -> Passage:
+            hit = SearchHit(f"c{n}", f"Text {n}.", {"source": f"doc{n}.md"}, 1.0)
+            return Passage(n, hit, excerpt)
+
+        passages = [passage(1, None), passage(2, "Text 2."), passage(3, "")]
+        answer = Answer("private", "m", "Yes [1].", passages=passages)
+        answer.citations = map_citations(answer.text, passages)
+        render_evidence(ChatTurn("Q?", answer=answer))
+
+    at = AppTest.from_function(page).run()
+    assert not at.exception, at.exception
+    captions = [c.value for c in at.caption]
+    headings = ["Sources the answer cites:", "Passages the model was given but did not cite:"]
+    left_out = next(i for i, c in enumerate(captions) if c.startswith("Also found, but left"))
+    assert [captions.index(h) for h in headings] + [left_out] == sorted(
+        [captions.index(h) for h in headings] + [left_out]
+    )
+    doc3 = next(i for i, c in enumerate(captions) if c.startswith("Source\\: doc3"))
+    assert doc3 > left_out, "the left-out passage is listed under its own heading"
