@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kbchat.answering.service import Answerer
 from kbchat.knowledge import index_for
 from kbchat.llm.factory import build_private_backend
 from kbchat.llm.models import ResolvedModel
 from kbchat.settings import Settings
+
+
+def answering_options(settings: Settings) -> dict[str, Any]:
+    """What every answerer takes from the settings, whichever model it runs on: retrieval,
+    the relevance gate, context compression, answer length and temperature, the question cap.
+    The private and the cloud answerer share it, so both answer on the same evidence."""
+    retrieval = settings.retrieval
+    return {
+        "top_k": retrieval.top_k,
+        "min_relevance": retrieval.min_relevance,
+        "min_keyword_relevance": retrieval.min_keyword_relevance,
+        "min_keyword_coverage": retrieval.min_keyword_coverage,
+        "compress": retrieval.compress_context,
+        "compress_keep": retrieval.compress_keep,
+        "compress_whole_top": retrieval.compress_whole_top,
+        "compress_shown_top": retrieval.compress_shown_top,
+        "compress_drop_margin": retrieval.compress_drop_margin,
+        "max_answer_tokens": settings.local.max_answer_tokens,
+        "temperature": settings.local.temperature,
+        "max_question_chars": retrieval.max_question_chars,
+    }
 
 
 def private_answerer(settings: Settings) -> tuple[Answerer, ResolvedModel | None]:
@@ -23,18 +46,7 @@ def private_answerer(settings: Settings) -> tuple[Answerer, ResolvedModel | None
         index_for(settings),
         backend,
         label="private",
-        top_k=settings.retrieval.top_k,
-        min_relevance=settings.retrieval.min_relevance,
-        min_keyword_relevance=settings.retrieval.min_keyword_relevance,
-        min_keyword_coverage=settings.retrieval.min_keyword_coverage,
-        compress=settings.retrieval.compress_context,
-        compress_keep=settings.retrieval.compress_keep,
-        compress_whole_top=settings.retrieval.compress_whole_top,
-        compress_shown_top=settings.retrieval.compress_shown_top,
-        compress_drop_margin=settings.retrieval.compress_drop_margin,
-        max_answer_tokens=settings.local.max_answer_tokens,
-        temperature=settings.local.temperature,
-        max_question_chars=settings.retrieval.max_question_chars,
+        **answering_options(settings),
         fallback=bool(resolved and resolved.fallback),
         notice=resolved.notice if resolved else None,
     )

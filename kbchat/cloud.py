@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kbchat.answering.service import Answer, Answerer, AnswerStream, Retrieval, Turn
+from kbchat.assistant import answering_options
 from kbchat.audit import AuditLog, audit_for
 from kbchat.errors import CloudNotAllowedError, KbchatError
 from kbchat.knowledge import index_for
@@ -31,18 +32,7 @@ def cloud_answerer(settings: Settings) -> Answerer:
         index_for(settings),
         build_cloud_backend(settings.cloud),
         label="cloud",
-        top_k=settings.retrieval.top_k,
-        min_relevance=settings.retrieval.min_relevance,
-        min_keyword_relevance=settings.retrieval.min_keyword_relevance,
-        min_keyword_coverage=settings.retrieval.min_keyword_coverage,
-        compress=settings.retrieval.compress_context,
-        compress_keep=settings.retrieval.compress_keep,
-        compress_whole_top=settings.retrieval.compress_whole_top,
-        compress_shown_top=settings.retrieval.compress_shown_top,
-        compress_drop_margin=settings.retrieval.compress_drop_margin,
-        max_answer_tokens=settings.local.max_answer_tokens,
-        temperature=settings.local.temperature,
-        max_question_chars=settings.retrieval.max_question_chars,
+        **answering_options(settings),
     )
 
 
