@@ -341,6 +341,84 @@ class AdminSettings(_Section):
     )
 
 
+def _access_rules(value: object) -> object:
+    """``KBCHAT_ACCESS_RULES``: JSON (``{"hr/**": ["hr"]}``) or ``glob=g1,g2;glob=g3``."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{"):
+            import json
+
+            return json.loads(text)
+        rules: dict[str, list[str]] = {}
+        for part in text.split(";"):
+            if not part.strip():
+                continue
+            glob, sep, groups = part.partition("=")
+            if not sep or not glob.strip():
+                raise ValueError(
+                    f"KBCHAT_ACCESS_RULES entry {part.strip()!r} is not GLOB=GROUP,GROUP"
+                )
+            rules[glob.strip()] = [g.strip() for g in groups.split(",") if g.strip()]
+        return rules
+    return value
+
+
+class AuthSettings(_Section):
+    """Who is asking: how users sign in, and who is an admin."""
+
+    auth_mode: Literal["none", "oidc", "header"] = Field(
+        "none",
+        description="Sign-in: none (one local user, loopback only), oidc (Streamlit's st.login "
+        "against the company identity provider) or header (behind an authenticating proxy).",
+    )
+    admin_groups: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Groups whose members are admins (oidc and header modes); comma-separated.",
+    )
+    oidc_provider: str | None = Field(
+        None,
+        description="Name of the [auth.NAME] provider in .streamlit/secrets.toml; empty uses "
+        "the single [auth] section.",
+    )
+    oidc_user_claim: str = Field(
+        "email", description="ID-token claim that names the user (falls back to sub)."
+    )
+    oidc_groups_claim: str = Field(
+        "groups", description="ID-token claim that lists the user's groups."
+    )
+    auth_user_header: str = Field(
+        "X-Forwarded-User", description="Request header naming the user (header mode)."
+    )
+    auth_groups_header: str = Field(
+        "X-Forwarded-Groups",
+        description="Request header listing the user's groups, comma-separated (header mode).",
+    )
+    allow_anonymous: bool = Field(
+        False,
+        description="Let mode none serve a non-loopback address: everyone who can reach the UI "
+        "is the local user and reads every document.",
+    )
+
+    _split = field_validator("admin_groups", mode="before")(_split_list)
+
+
+class AccessSettings(_Section):
+    """Which groups may read which documents (front matter ``access:``, path rules, admin)."""
+
+    default_access: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["everyone"],
+        description="Groups that may read a document no front matter, rule or admin setting "
+        "names; comma-separated (everyone: every user).",
+    )
+    access_rules: Annotated[dict[str, list[str]], NoDecode] = Field(
+        default_factory=dict,
+        description="Path glob -> groups: GLOB=G1,G2;GLOB=G3 or JSON {\"hr/**\": [\"hr\"]}.",
+    )
+
+    _split = field_validator("default_access", mode="before")(_split_list)
+    _rules = field_validator("access_rules", mode="before")(_access_rules)
+
+
 class LimitSettings(_Section):
     """Limits on hostile or runaway input: documents that inflate, a model queue that stalls."""
 
@@ -467,3 +545,5 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=lambda: LimitSettings())
     judge: JudgeSettings = Field(default_factory=lambda: JudgeSettings())
     verdict: VerdictSettings = Field(default_factory=lambda: VerdictSettings())
+    auth: AuthSettings = Field(default_factory=lambda: AuthSettings())
+    access: AccessSettings = Field(default_factory=lambda: AccessSettings())
