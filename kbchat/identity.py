@@ -115,9 +115,7 @@ def user_from_claims(
     """
     raw_id = claims.get(user_claim) or claims.get("sub")
     if not isinstance(raw_id, str) or not raw_id.strip():
-        raise IdentityError(
-            f"The identity provider's token has no {user_claim!r} or 'sub' claim."
-        )
+        raise IdentityError(f"The identity provider's token has no {user_claim!r} or 'sub' claim.")
     raw_groups = claims.get(groups_claim) or []
     if isinstance(raw_groups, str):
         names: list[str] = raw_groups.split(",")

@@ -412,7 +412,7 @@ class AccessSettings(_Section):
     )
     access_rules: Annotated[dict[str, list[str]], NoDecode] = Field(
         default_factory=dict,
-        description="Path glob -> groups: GLOB=G1,G2;GLOB=G3 or JSON {\"hr/**\": [\"hr\"]}.",
+        description='Path glob -> groups: GLOB=G1,G2;GLOB=G3 or JSON {"hr/**": ["hr"]}.',
     )
 
     _split = field_validator("default_access", mode="before")(_split_list)
