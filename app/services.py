@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import streamlit as st
 from pydantic import SecretStr
 
+from kbchat.answerers import cloud_answerer as build_cloud_answerer
+from kbchat.answerers import private_answerer
 from kbchat.answering.service import Answer, Answerer
-from kbchat.assistant import private_answerer
-from kbchat.cloud import cloud_answerer as build_cloud_answerer
 from kbchat.errors import KbchatError
 from kbchat.knowledge import KnowledgeStats, stats
 from kbchat.ledger import Ledger, ledger_for

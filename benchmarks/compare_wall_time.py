@@ -22,9 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._report import report  # noqa: E402
-from kbchat.assistant import private_answerer  # noqa: E402
+from kbchat.answerers import cloud_answerer, private_answerer  # noqa: E402
 from kbchat.audit import AuditLog  # noqa: E402
-from kbchat.cloud import cloud_answerer  # noqa: E402
 from kbchat.compare import CompareRun  # noqa: E402
 from kbchat.knowledge import run_ingest  # noqa: E402
 from kbchat.llm.models import packaged_model  # noqa: E402

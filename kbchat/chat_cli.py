@@ -49,7 +49,7 @@ class ChatSession:
     """
 
     def __init__(self, settings: Settings, choice: Choice, *, as_json: bool) -> None:
-        from kbchat.assistant import private_answerer
+        from kbchat.answerers import private_answerer
 
         self.base = settings
         self.choice: Choice = choice
@@ -68,7 +68,7 @@ class ChatSession:
 
     def _cloud_answerer(self, config: Settings) -> Answerer:
         if self._cloud is None:
-            from kbchat.cloud import cloud_answerer
+            from kbchat.answerers import cloud_answerer
 
             self._cloud = cloud_answerer(config)
         return self._cloud

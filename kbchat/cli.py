@@ -250,7 +250,7 @@ def ask(settings: Settings, question: str, which: str, as_json: bool) -> None:
       kbchat ask "Who approves a purchase order of 12,000 pounds?" --json
       kbchat ask "What is the Team edition price?" --model both
     """
-    from kbchat.assistant import private_answerer
+    from kbchat.answerers import private_answerer
     from kbchat.overrides import effective_settings
 
     if not question.strip():

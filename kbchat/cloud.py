@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kbchat.answerers import cloud_answerer
 from kbchat.answering.service import Answer, Answerer, AnswerStream, Retrieval, Turn
-from kbchat.assistant import answering_options
 from kbchat.audit import AuditLog, audit_for
 from kbchat.errors import CloudNotAllowedError, KbchatError
-from kbchat.knowledge import index_for
 from kbchat.llm.base import ChatMessage
-from kbchat.llm.factory import build_cloud_backend
 from kbchat.policy.gate import CloudGate, GateDecision
 from kbchat.settings import Settings
 
@@ -23,16 +21,6 @@ def cost_usd(settings: Settings, tokens_in: int, tokens_out: int) -> float:
         tokens_in * cloud.cloud_price_in_per_mtok / 1e6
         + tokens_out * cloud.cloud_price_out_per_mtok / 1e6,
         6,
-    )
-
-
-def cloud_answerer(settings: Settings) -> Answerer:
-    """An answerer on the cloud model, with the same retrieval and prompt as the private one."""
-    return Answerer(
-        index_for(settings),
-        build_cloud_backend(settings.cloud),
-        label="cloud",
-        **answering_options(settings),
     )
 
 

@@ -215,7 +215,7 @@ class EvalRunner:
         session: str | None = None,
         judge: bool = False,
     ) -> None:
-        from kbchat.assistant import private_answerer
+        from kbchat.answerers import private_answerer
 
         self.k = k or settings.retrieval.top_k
         retrieval = settings.retrieval.model_copy(update={"top_k": self.k})
@@ -242,7 +242,7 @@ class EvalRunner:
         self._cloud: Answerer | None = None
         self.model_names = {"private": self.private.backend.model_name}
         if "cloud" in self.models:
-            from kbchat.cloud import cloud_answerer
+            from kbchat.answerers import cloud_answerer
 
             self._cloud = cloud_answerer(self.settings)
             self.model_names["cloud"] = self._cloud.backend.model_name

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from kbchat.answerers import private_answerer
 from kbchat.answering.service import NOTHING_FOUND, Answerer, Turn
-from kbchat.assistant import private_answerer
 from kbchat.llm.models import packaged_model
 from kbchat.settings import Settings
 from tests.conftest import make_settings

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from kbchat.answerers import private_answerer
 from kbchat.answering.service import Turn
-from kbchat.assistant import private_answerer
 from kbchat.audit import AuditLog
 from kbchat.cloud import start_cloud_answer
 from kbchat.compare import CompareRun

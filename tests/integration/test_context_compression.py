@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from kbchat.answerers import private_answerer
 from kbchat.answering.service import Answerer
-from kbchat.assistant import private_answerer
 from kbchat.knowledge import run_ingest
 from kbchat.settings import RetrievalSettings, Settings
 from tests.conftest import CORPUS, make_settings

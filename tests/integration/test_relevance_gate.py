@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from kbchat.answerers import private_answerer
 from kbchat.answering.relevance import RelevanceGate
 from kbchat.answering.service import NOTHING_FOUND, Answerer
-from kbchat.assistant import private_answerer
 from kbchat.knowledge import run_ingest
 from kbchat.settings import Settings
 from tests.conftest import ROOT, make_settings

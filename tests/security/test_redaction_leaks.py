@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kbchat.assistant import private_answerer
+from kbchat.answerers import private_answerer
 from kbchat.audit import AuditLog
 from kbchat.cloud import start_cloud_answer
 from kbchat.errors import KbchatError

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kbchat.admin.documents import delete_document, list_documents, set_sensitivity
-from kbchat.assistant import private_answerer
+from kbchat.answerers import private_answerer
 from kbchat.audit import AuditLog, audit_for
 from kbchat.cloud import start_cloud_answer
 from kbchat.errors import CloudNotAllowedError

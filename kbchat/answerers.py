@@ -1,4 +1,5 @@
-"""The private assistant built from settings: the index, the private model, the answerer."""
+"""The two answerers built from settings: the private model and the cloud model, on the same
+retrieval, gate, compression and answer settings (`answering_options`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 from kbchat.answering.service import Answerer
 from kbchat.knowledge import index_for
-from kbchat.llm.factory import build_private_backend
+from kbchat.llm.factory import build_cloud_backend, build_private_backend
 from kbchat.llm.models import ResolvedModel
 from kbchat.settings import Settings
 
@@ -51,3 +52,17 @@ def private_answerer(settings: Settings) -> tuple[Answerer, ResolvedModel | None
         notice=resolved.notice if resolved else None,
     )
     return answerer, resolved
+
+
+def cloud_answerer(settings: Settings) -> Answerer:
+    """An answerer on the cloud model, with the same retrieval and prompt as the private one.
+
+    Only ever stream from it through `kbchat.cloud.start_cloud_answer` (or the answering
+    service, `kbchat.assistant.Assistant`), which puts every request through the policy gate.
+    """
+    return Answerer(
+        index_for(settings),
+        build_cloud_backend(settings.cloud),
+        label="cloud",
+        **answering_options(settings),
+    )
