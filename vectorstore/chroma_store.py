@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from vectorstore.access import access_update, chroma_access_where, merge_where
 from vectorstore.records import ChunkRecord, Filters, Metadata
 
 if TYPE_CHECKING:
@@ -177,6 +178,21 @@ class ChromaStore:
                 found[cid] = (doc or "", cast(Metadata, dict(meta or {})))
         return found
 
+    def set_access(self, chunk_ids: Sequence[str], groups: Iterable[str]) -> None:
+        """Rewrite the stored access of these chunks (metadata only, vectors untouched)."""
+        wanted = frozenset(groups)
+        ids = list(chunk_ids)
+        for start in range(0, len(ids), _BATCH):
+            with self._lock:
+                got = self.collection.get(ids=ids[start : start + _BATCH], include=["metadatas"])
+                metas = got.get("metadatas") or []
+                if not got["ids"]:
+                    continue
+                self.collection.update(
+                    ids=list(got["ids"]),
+                    metadatas=[access_update(cast(Metadata, dict(m or {})), wanted) for m in metas],
+                )
+
     def ids(self) -> set[str]:
         """Every chunk id in the collection."""
         result: set[str] = set()
@@ -195,9 +211,20 @@ class ChromaStore:
             return int(self.collection.count())
 
     def query(
-        self, embedding: np.ndarray, n: int, filters: Filters | None = None
+        self,
+        embedding: np.ndarray,
+        n: int,
+        filters: Filters | None = None,
+        readable_by: Iterable[str] | None = None,
     ) -> list[tuple[str, float]]:
         """Nearest chunks to a query vector.
+
+        Args:
+            embedding: the query vector.
+            n: how many at most.
+            filters: metadata filters.
+            readable_by: only chunks readable by any of these groups (`vectorstore.access`);
+                ``None``: no access filter. Chroma applies it while it searches.
 
         Returns:
             ``(chunk_id, similarity)`` pairs, best first (cosine similarity, 1 is identical).
@@ -209,7 +236,10 @@ class ChromaStore:
             got = self.collection.query(
                 query_embeddings=[embedding],
                 n_results=min(n, total),
-                where=chroma_where(filters),
+                where=merge_where(
+                    chroma_where(filters),
+                    None if readable_by is None else chroma_access_where(readable_by),
+                ),
                 include=["distances"],
             )
         ids = got["ids"][0]
