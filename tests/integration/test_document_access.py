@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from kbchat.knowledge import index_for, manifest_for, may_read_source, run_inges
 from kbchat.policy.access import current_access, set_document_access
 from kbchat.settings import AccessSettings, Settings
 from tests.conftest import make_settings
+from tests.fixtures.cli import kbchat
 from tests.fixtures.documents import write_document
 
 pytestmark = pytest.mark.integration
@@ -112,3 +114,34 @@ def test_stats_count_only_readable_documents(hr_settings: Settings) -> None:
     hr_chunks = len(manifest_for(hr_settings).entries()[HR_SOURCE].chunk_ids)
     assert bob.chunks == everything.chunks - hr_chunks
     assert current_access(hr_settings).decide(HR_SOURCE).reason == "front matter"
+
+
+def test_cli_docs_access_and_list(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    write_document(corpus, HR_SOURCE, "internal", HR_TEXT, access=["hr"])
+    write_document(corpus, "it/vpn.md", "internal", "Connect with the VPN client.")
+    env = {
+        "KBCHAT_CORPUS_DIR": str(corpus),
+        "KBCHAT_INDEX_DIR": str(tmp_path / "index"),
+        "KBCHAT_ACCESS_RULES": "it/**=IT,everyone",
+    }
+    assert kbchat(["ingest"], env).returncode == 0
+    done = kbchat(["docs", "access", "it/vpn.md", "it, Finance"], env)
+    assert done.returncode == 0, done.stderr
+    assert "it/vpn.md: readable by it (path rule it/** + admin setting)" in done.stdout
+    rows = {r["source"]: r for r in json.loads(kbchat(["docs", "list", "--json"], env).stdout)}
+    assert rows["it/vpn.md"]["access"] == ["it"]
+    assert rows["it/vpn.md"]["admin_access"] == ["finance", "it"]
+    assert rows[HR_SOURCE]["access"] == ["hr"]
+    assert rows[HR_SOURCE]["access_reason"] == "front matter"
+    settings = with_access(
+        make_settings(tmp_path, corpus), access_rules={"it/**": ["it", "everyone"]}
+    )
+    assert index_for(settings).stored_access()["it/vpn.md"] == {"it": 1}  # no re-ingest
+    text = kbchat(["docs", "list"], env).stdout
+    assert "access: hr (front matter)" in text
+    cleared = kbchat(["docs", "access", "it/vpn.md", "--clear"], env)
+    assert "readable by everyone, it (path rule it/**)" in cleared.stdout
+    assert kbchat(["docs", "access", "it/vpn.md"], env).returncode == 2
+    audit = kbchat(["audit", "--json"], env)
+    assert audit.stdout.count("access_overrides") >= 2
