@@ -64,6 +64,8 @@ def _summary(report: IngestReport) -> str:
         f"{report.files_unchanged} unchanged; +{report.chunks_added}/-{report.chunks_removed} "
         f"chunks, {report.chunks_total} in total, in {report.seconds:.1f} s."
     )
+    if report.access_rewritten:
+        line += f" Access rewritten for {report.access_rewritten} document(s)."
     return line + "".join(f"\n  failed:  {f['path']}: {f['reason']}" for f in report.failed)
 
 
