@@ -10,7 +10,15 @@ import pytest
 from kbchat.answering.service import Answerer
 from kbchat.assistant import private_answerer
 from kbchat.identity import acting_user, local_user
-from kbchat.knowledge import index_for, manifest_for, may_read_source, run_ingest, stats
+from kbchat.knowledge import (
+    index_for,
+    manifest_for,
+    may_read_source,
+    readable_sources,
+    run_ingest,
+    stats,
+)
+from kbchat.overrides import overrides_path
 from kbchat.policy.access import current_access, set_document_access
 from kbchat.settings import AccessSettings, Settings
 from tests.conftest import make_settings
@@ -145,3 +153,22 @@ def test_cli_docs_access_and_list(tmp_path: Path) -> None:
     assert kbchat(["docs", "access", "it/vpn.md"], env).returncode == 2
     audit = kbchat(["audit", "--json"], env)
     assert audit.stdout.count("access_overrides") >= 2
+
+
+def test_fail_closed_when_access_cannot_be_determined(hr_settings: Settings) -> None:
+    bob = acting_user("bob", ["it"])
+    current = current_access(hr_settings)
+    for outside in ("../etc/passwd", "/etc/passwd", "missing.md", ""):
+        assert current.groups(outside) == frozenset()
+        assert not current.decide(outside).determined
+    assert readable_sources(hr_settings, bob) == set(PUBLIC)
+    overrides_path(hr_settings).write_text("{not json", encoding="utf-8")
+    broken = current_access(hr_settings)
+    assert broken.groups("it/topic0.md") == frozenset()
+    assert not broken.may_read(bob, "it/topic0.md")
+    assert broken.may_read(local_user(), "it/topic0.md")
+    assert sources(hr_settings, PUBLIC["it/topic0.md"], bob) == []
+    assert readable_sources(hr_settings, bob) == set()
+    run_ingest(hr_settings)  # ingestion fails closed too (files re-processed as confidential)
+    stored = index_for(hr_settings).stored_access()
+    assert all(set(counts) == {""} for counts in stored.values()), stored
