@@ -53,6 +53,11 @@ def stored_groups(metadata: Metadata) -> frozenset[str] | None:
     return frozenset(g for g in value.split(",") if g)
 
 
+def readable(metadata: Metadata, readable_by: Iterable[str]) -> bool:
+    """Whether a chunk's stored keys make it readable by any of these groups."""
+    return any(metadata.get(group_key(g)) is True for g in readable_by)
+
+
 def access_update(old: Metadata, groups: Iterable[str]) -> dict[str, Any]:
     """A Chroma metadata update from ``old`` to ``groups`` (``None`` deletes a stale key)."""
     new = access_metadata(groups)

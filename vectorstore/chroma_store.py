@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from vectorstore.access import access_update, chroma_access_where, merge_where
+from vectorstore.access import access_update, chroma_access_where, merge_where, readable
 from vectorstore.records import ChunkRecord, Filters, Metadata
 
 if TYPE_CHECKING:
@@ -233,15 +233,33 @@ class ChromaStore:
             total = self.collection.count()
             if total == 0 or n <= 0:
                 return []
-            got = self.collection.query(
-                query_embeddings=[embedding],
-                n_results=min(n, total),
-                where=merge_where(
-                    chroma_where(filters),
-                    None if readable_by is None else chroma_access_where(readable_by),
-                ),
-                include=["distances"],
-            )
+            where = chroma_where(filters)
+            if readable_by is not None:
+                groups = frozenset(readable_by)
+                # A broad filter makes Chroma list every matching id first (slow at 100k). When
+                # the unfiltered best n are all readable they ARE the filtered best n (filtering
+                # keeps the order), so that answer is exact; otherwise Chroma filters.
+                got = self.collection.query(
+                    query_embeddings=[embedding],
+                    n_results=min(n, total),
+                    where=where,
+                    include=["distances", "metadatas"],
+                )
+                metas = (got.get("metadatas") or [[]])[0]
+                if not all(readable(cast(Metadata, m or {}), groups) for m in metas):
+                    got = self.collection.query(
+                        query_embeddings=[embedding],
+                        n_results=min(n, total),
+                        where=merge_where(where, chroma_access_where(groups)),
+                        include=["distances"],
+                    )
+            else:
+                got = self.collection.query(
+                    query_embeddings=[embedding],
+                    n_results=min(n, total),
+                    where=where,
+                    include=["distances"],
+                )
         ids = got["ids"][0]
         distances = (got.get("distances") or [[]])[0]
         return [(cid, 1.0 - float(d)) for cid, d in zip(ids, distances, strict=True)]

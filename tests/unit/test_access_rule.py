@@ -14,6 +14,7 @@ from vectorstore.access import (
     access_update,
     chroma_access_where,
     group_key,
+    readable,
     stored_groups,
 )
 from vectorstore.chroma_store import chroma_where
@@ -107,3 +108,11 @@ def test_sql_translation_on_real_sqlite() -> None:
     assert readable(["everyone", "it"]) == {"open"}
     assert readable(["everyone", "hr"]) == {"open", "hr-doc"}
     assert readable([]) == set()
+
+
+def test_readable_reads_the_group_keys() -> None:
+    meta = access_metadata({"hr"})
+    assert readable(meta, ["everyone", "hr"])
+    assert not readable(meta, ["everyone"])
+    assert not readable({"source": "old.md"}, ["everyone"])  # predates access: nobody
+    assert not readable(meta, [])
