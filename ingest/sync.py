@@ -21,13 +21,14 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ingest.access import AccessDecision, access_for, front_matter_access, undetermined
 from ingest.chunking import ChunkingOptions, chunk_document, sha256_hex
 from ingest.discover import discover
 from ingest.links import link_targets, strictest
@@ -36,6 +37,7 @@ from ingest.lock import ingest_lock
 from ingest.manifest import FileEntry, Manifest
 from ingest.parser_pool import DEFAULT_LOADER, ParserLimits, ParseStopped, shared_pool
 from ingest.sensitivity import SensitivityError, label_for
+from vectorstore.access import access_metadata
 from vectorstore.index import KnowledgeIndex
 from vectorstore.records import ChunkRecord
 
@@ -111,6 +113,11 @@ class IngestOptions:
             limit fails with the limit named, the rest of the run goes on.
         parser_limits: time and memory limits of parsing one file (in a worker process).
         loader: the function the parser workers call on each file, as ``module:name``.
+        access_rules: path glob -> groups that may read the matching documents.
+        default_access: the groups when neither front matter, rule nor admin names any.
+        access_overrides: groups an admin set per file (corpus-relative path -> groups).
+        access_unusable: why the admin's settings cannot be used (then every document's
+            access is the empty set: fail closed); ``None`` when they can.
     """
 
     corpus_dir: Path
@@ -123,6 +130,10 @@ class IngestOptions:
     loader_limits: LoaderLimits = field(default_factory=LoaderLimits)
     parser_limits: ParserLimits = field(default_factory=ParserLimits)
     loader: str = DEFAULT_LOADER
+    access_rules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    default_access: tuple[str, ...] = ("everyone",)
+    access_overrides: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    access_unusable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +167,7 @@ class IngestReport:
     skipped: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    access_rewritten: int = 0
 
     def to_dict(self) -> dict[str, object]:
         """The report as plain data."""
@@ -248,6 +260,7 @@ class IngestJob:
             done = self._ingest(plan, entries, _utc_now(), done, total)
             self._progress(Progress(done, total, "", "done"))
             self.manifest.forget_failures(set(files))
+            self.report.access_rewritten = self._reconcile_access(files)
             self.report.chunks_total = self.index.count()
             self.report.seconds = round(time.perf_counter() - started, 3)
             self.manifest.record_run(_utc_now(), self.report.to_dict())
@@ -416,6 +429,39 @@ class IngestJob:
         """The admin's label for a file, if any."""
         return self.options.sensitivity_overrides.get(source) or None
 
+    def _access(self, source: str, stated: str | None) -> AccessDecision:
+        """Who may read a file, given its front matter's ``access`` (`ingest.access`)."""
+        if self.options.access_unusable:
+            return undetermined(self.options.access_unusable)
+        return access_for(
+            self._rule_paths(source),
+            stated,
+            rules=self.options.access_rules,
+            default=self.options.default_access,
+            overrides=self.options.access_overrides,
+        )
+
+    def _reconcile_access(self, files: dict[str, Path]) -> int:
+        """Rewrite the stored access of every document whose access in force differs (a rule
+        or the default changed, a chunk predates access); returns how many documents."""
+        stored = self.index.stored_access()
+        rewritten = 0
+        for source, entry in self.manifest.entries().items():
+            path = files.get(source)
+            if path is None:
+                continue
+            try:
+                stated, problem = front_matter_access(path, self.options.max_file_bytes)
+            except OSError as err:
+                stated, problem = None, f"the file cannot be read ({err.strerror})"
+            decision = undetermined(problem) if problem else self._access(source, stated)
+            wanted = ",".join(sorted(decision.groups))
+            if set(stored.get(source, {None: 1})) == {wanted}:
+                continue
+            self.index.set_access(entry.chunk_ids, decision.groups)
+            rewritten += 1
+        return rewritten
+
     def _fail(self, source: str, reason: str) -> None:
         self.report.failed.append({"path": source, "reason": reason})
         self.manifest.record_failure(source, reason, _utc_now())
@@ -458,6 +504,9 @@ class IngestJob:
         )
         if not records:
             return _Failed(source, "no text could be extracted")
+        stated = document.metadata.get("access") if document.format == "markdown" else None
+        access = access_metadata(self._access(source, stated).groups)
+        records = [replace(r, metadata={**r.metadata, **access}) for r in records]
         entry = FileEntry(
             source=source,
             file_hash=file_hash,

@@ -9,6 +9,7 @@ from kbchat.answering.service import Answerer
 from kbchat.knowledge import index_for
 from kbchat.llm.factory import build_cloud_backend, build_private_backend
 from kbchat.llm.models import ResolvedModel
+from kbchat.policy.access import AccessPolicy
 from kbchat.settings import Settings
 
 
@@ -30,6 +31,7 @@ def answering_options(settings: Settings) -> dict[str, Any]:
         "max_answer_tokens": settings.local.max_answer_tokens,
         "temperature": settings.local.temperature,
         "max_question_chars": retrieval.max_question_chars,
+        "access": AccessPolicy(settings),
     }
 
 

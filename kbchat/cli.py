@@ -136,6 +136,8 @@ def ingest(
         f"+{report.chunks_added}/-{report.chunks_removed} chunks, "
         f"{report.chunks_total} in total, in {report.seconds:.1f} s."
     )
+    if report.access_rewritten:
+        click.echo(f"Access rewritten for {report.access_rewritten} document(s) (now in force).")
     for failure in report.failed:
         click.echo(f"  failed:  {failure['path']}: {failure['reason']}")
     for skip in report.skipped:

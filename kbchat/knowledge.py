@@ -17,6 +17,7 @@ from ingest.manifest import Manifest
 from ingest.parser_pool import ParserLimits
 from ingest.sync import IngestError, IngestJob, IngestOptions, IngestReport, ProgressCallback
 from kbchat.errors import ConfigError, IndexEmptyError, KbchatError
+from kbchat.identity import User
 from kbchat.instances import PerProcess
 from kbchat.settings import Settings
 from vectorstore import (
@@ -115,8 +116,10 @@ def ingest_options(
     The admin's run-time changes apply (`kbchat.overrides`): confidential path patterns and
     per-document sensitivity labels, whichever process runs the ingestion.
     """
-    from kbchat.overrides import effective_settings, sensitivity_overrides
+    from kbchat.overrides import effective_settings, read_overrides, sensitivity_overrides
+    from kbchat.policy.access import access_options
 
+    access = access_options(settings, read_overrides(settings))
     settings = effective_settings(settings)
     return IngestOptions(
         corpus_dir=corpus or settings.paths.corpus_dir,
@@ -132,6 +135,7 @@ def ingest_options(
             workers=settings.ingest.parser_workers,
         ),
         loader_limits=loader_limits(settings),
+        **access,
     )
 
 
@@ -188,8 +192,9 @@ def search(
     *,
     filters: Filters | None = None,
     mode: SearchMode = "hybrid",
+    reader: User | None = None,
 ) -> list[SearchHit]:
-    """Search the knowledge base.
+    """Search the knowledge base (for ``reader``: only what their groups may read).
 
     Raises:
         IndexEmptyError: nothing has been ingested yet.
@@ -202,7 +207,14 @@ def search(
         index = index_for(settings)
         if index.count() == 0:
             raise IndexEmptyError()
-        return index.search(query, k or settings.retrieval.top_k, filters=filters, mode=mode)
+        readable_by = None if reader is None or reader.full_access else sorted(reader.groups)
+        return index.search(
+            query,
+            k or settings.retrieval.top_k,
+            filters=filters,
+            mode=mode,
+            readable_by=readable_by,
+        )
     except (ChromaStoreError, EmbedderError) as err:
         raise KbchatError(str(err)) from err
 
@@ -243,12 +255,38 @@ class KnowledgeStats:
         return dict(self.__dict__)
 
 
-def stats(settings: Settings) -> KnowledgeStats:
-    """Figures about the knowledge base."""
+def readable_sources(settings: Settings, user: User | None) -> set[str]:
+    """The indexed documents ``user`` may read now (``None``: every one, as today)."""
+    from kbchat.policy.access import current_access
+
+    entries = manifest_for(settings).entries()
+    if user is None or user.full_access:
+        return set(entries)
+    current = current_access(settings)
+    return {source for source in entries if current.may_read(user, source)}
+
+
+def may_read_source(settings: Settings, user: User | None, source: str) -> bool:
+    """Whether ``user`` may read (or download) one indexed document now; an unknown document
+    is as unreadable as a forbidden one, so the answer never tells them apart."""
+    from kbchat.policy.access import current_access
+
+    if source not in manifest_for(settings).entries():
+        return False
+    return user is None or user.full_access or current_access(settings).may_read(user, source)
+
+
+def stats(settings: Settings, user: User | None = None) -> KnowledgeStats:
+    """Figures about the knowledge base; for ``user`` (not ``None``, without full access),
+    only the documents and chunks they may read now."""
     try:
         index = index_for(settings)
         manifest = manifest_for(settings)
         entries = manifest.entries()
+        limited = user is not None and not user.full_access
+        if limited:
+            readable = readable_sources(settings, user)
+            entries = {s: e for s, e in entries.items() if s in readable}
         by_label: dict[str, dict[str, int]] = {}
         for entry in entries.values():
             slot = by_label.setdefault(entry.sensitivity, {"documents": 0, "chunks": 0})
@@ -258,7 +296,9 @@ def stats(settings: Settings) -> KnowledgeStats:
         last = manifest.last_run()
         return KnowledgeStats(
             documents=len(entries),
-            chunks=index_stats.chunks,
+            chunks=(
+                sum(len(e.chunk_ids) for e in entries.values()) if limited else index_stats.chunks
+            ),
             by_sensitivity=dict(sorted(by_label.items())),
             index_bytes=index_stats.size_bytes,
             index_location=index_stats.location,

@@ -30,6 +30,7 @@ from typing import Any
 from ingest.sensitivity import LABELS
 from kbchat.audit import audit_for
 from kbchat.errors import ConfigError
+from kbchat.identity import IdentityError, normalise_groups
 from kbchat.settings import Settings
 
 # What an admin may change, and where it lives in the settings object.
@@ -39,7 +40,9 @@ ADJUSTABLE: dict[str, tuple[str, str]] = {
 }
 # Per-file labels an admin set: {corpus-relative POSIX path: label}.
 LABELS_KEY = "sensitivity_overrides"
-KEYS = (*ADJUSTABLE, LABELS_KEY)
+# Per-file groups an admin set: {corpus-relative POSIX path: [group, ...]} (`kbchat.policy.access`).
+ACCESS_KEY = "access_overrides"
+KEYS = (*ADJUSTABLE, LABELS_KEY, ACCESS_KEY)
 
 # What the settings fall back to while admin_settings.json cannot be used: stricter, never looser.
 FAIL_CLOSED: dict[str, Any] = {"cloud_allowed": False, "confidential_paths": ["**"]}
@@ -143,6 +146,10 @@ def _validated(key: str, value: Any) -> Any:
         if not isinstance(value, dict):
             raise ConfigError("sensitivity_overrides must map document paths to labels")
         return {_valid_source(s): _valid_label(label) for s, label in value.items()}
+    if key == ACCESS_KEY:
+        if not isinstance(value, dict):
+            raise ConfigError("access_overrides must map document paths to lists of groups")
+        return {_valid_source(s): _valid_groups(groups) for s, groups in value.items()}
     raise ConfigError(f"{key} cannot be changed at run time")
 
 
@@ -161,6 +168,54 @@ def _valid_label(label: object) -> str:
     return text
 
 
+def _valid_groups(groups: object) -> list[str]:
+    """A non-empty list of usable group names, normalised and sorted."""
+    if isinstance(groups, str):
+        groups = groups.split(",")
+    if not isinstance(groups, list | tuple) or not all(isinstance(g, str) for g in groups):
+        raise ConfigError(f"{groups!r} is not a list of group names")
+    try:
+        names = sorted(normalise_groups(groups))
+    except IdentityError as err:
+        raise ConfigError(str(err)) from err
+    if not names:
+        raise ConfigError("name at least one group (everyone: every user)")
+    return names
+
+
+def access_overrides(settings: Settings) -> dict[str, list[str]]:
+    """The groups an admin set per document (path -> groups); empty when the file cannot be
+    used (whoever applies them must then fail closed: `kbchat.policy.access`)."""
+    stored = read_overrides(settings).values.get(ACCESS_KEY)
+    return {s: list(g) for s, g in stored.items()} if isinstance(stored, dict) else {}
+
+
+def store_access_override(
+    settings: Settings, source: str, groups: list[str] | None
+) -> tuple[list[str] | None, list[str] | None]:
+    """Store (``None``: remove) an admin's groups for one document; returns (before, after).
+
+    Not audited here: `kbchat.policy.access.set_document_access` audits the whole change.
+
+    Raises:
+        ConfigError: the path or a group is invalid, or ``admin_settings.json`` cannot be used.
+    """
+    source = _valid_source(source)
+    new = None if groups is None else _valid_groups(groups)
+
+    def change(old: Any) -> dict[str, list[str]]:
+        current = dict(old) if isinstance(old, dict) else {}
+        if new is None:
+            current.pop(source, None)
+        else:
+            current[source] = new
+        return current
+
+    before, _after = _store(settings, ACCESS_KEY, change)
+    previous = before.get(source) if isinstance(before, dict) else None
+    return previous, new
+
+
 def sensitivity_overrides(settings: Settings) -> dict[str, str]:
     """The labels an admin set per document (path -> label).
 
@@ -172,7 +227,7 @@ def sensitivity_overrides(settings: Settings) -> dict[str, str]:
 
 
 def _default(settings: Settings, key: str) -> Any:
-    if key == LABELS_KEY:
+    if key in (LABELS_KEY, ACCESS_KEY):
         return {}
     section, name = ADJUSTABLE[key]
     return getattr(getattr(settings, section), name)

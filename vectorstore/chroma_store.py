@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from vectorstore.access import access_update, chroma_access_where, merge_where, readable
 from vectorstore.records import ChunkRecord, Filters, Metadata
 
 if TYPE_CHECKING:
@@ -177,6 +178,21 @@ class ChromaStore:
                 found[cid] = (doc or "", cast(Metadata, dict(meta or {})))
         return found
 
+    def set_access(self, chunk_ids: Sequence[str], groups: Iterable[str]) -> None:
+        """Rewrite the stored access of these chunks (metadata only, vectors untouched)."""
+        wanted = frozenset(groups)
+        ids = list(chunk_ids)
+        for start in range(0, len(ids), _BATCH):
+            with self._lock:
+                got = self.collection.get(ids=ids[start : start + _BATCH], include=["metadatas"])
+                metas = got.get("metadatas") or []
+                if not got["ids"]:
+                    continue
+                self.collection.update(
+                    ids=list(got["ids"]),
+                    metadatas=[access_update(cast(Metadata, dict(m or {})), wanted) for m in metas],
+                )
+
     def ids(self) -> set[str]:
         """Every chunk id in the collection."""
         result: set[str] = set()
@@ -195,9 +211,20 @@ class ChromaStore:
             return int(self.collection.count())
 
     def query(
-        self, embedding: np.ndarray, n: int, filters: Filters | None = None
+        self,
+        embedding: np.ndarray,
+        n: int,
+        filters: Filters | None = None,
+        readable_by: Iterable[str] | None = None,
     ) -> list[tuple[str, float]]:
         """Nearest chunks to a query vector.
+
+        Args:
+            embedding: the query vector.
+            n: how many at most.
+            filters: metadata filters.
+            readable_by: only chunks readable by any of these groups (`vectorstore.access`);
+                ``None``: no access filter. Chroma applies it while it searches.
 
         Returns:
             ``(chunk_id, similarity)`` pairs, best first (cosine similarity, 1 is identical).
@@ -206,12 +233,33 @@ class ChromaStore:
             total = self.collection.count()
             if total == 0 or n <= 0:
                 return []
-            got = self.collection.query(
-                query_embeddings=[embedding],
-                n_results=min(n, total),
-                where=chroma_where(filters),
-                include=["distances"],
-            )
+            where = chroma_where(filters)
+            if readable_by is not None:
+                groups = frozenset(readable_by)
+                # A broad filter makes Chroma list every matching id first (slow at 100k). When
+                # the unfiltered best n are all readable they ARE the filtered best n (filtering
+                # keeps the order), so that answer is exact; otherwise Chroma filters.
+                got = self.collection.query(
+                    query_embeddings=[embedding],
+                    n_results=min(n, total),
+                    where=where,
+                    include=["distances", "metadatas"],
+                )
+                metas = (got.get("metadatas") or [[]])[0]
+                if not all(readable(cast(Metadata, m or {}), groups) for m in metas):
+                    got = self.collection.query(
+                        query_embeddings=[embedding],
+                        n_results=min(n, total),
+                        where=merge_where(where, chroma_access_where(groups)),
+                        include=["distances"],
+                    )
+            else:
+                got = self.collection.query(
+                    query_embeddings=[embedding],
+                    n_results=min(n, total),
+                    where=where,
+                    include=["distances"],
+                )
         ids = got["ids"][0]
         distances = (got.get("distances") or [[]])[0]
         return [(cid, 1.0 - float(d)) for cid, d in zip(ids, distances, strict=True)]

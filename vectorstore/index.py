@@ -233,6 +233,25 @@ class KnowledgeIndex:
             self.keyword.delete(ids)
             self._bump_generation()
 
+    def set_access(self, chunk_ids: Sequence[str], groups: Iterable[str]) -> None:
+        """Rewrite which groups may read these chunks, in both indexes (no re-embedding).
+
+        Chroma first, then the keyword index, as `write` does; a search in between may see
+        the old access on one side, which the caller's check of the access in force covers.
+        """
+        ids = list(chunk_ids)
+        if not ids:
+            return
+        wanted = frozenset(groups)
+        with self._write_lock:
+            self.chroma.set_access(ids, wanted)
+            self.keyword.set_access(ids, wanted)
+            self._bump_generation()
+
+    def stored_access(self) -> dict[str, dict[str | None, int]]:
+        """Per document: its chunks' stored access strings and counts (`vectorstore.access`)."""
+        return self.keyword.access_by_source()
+
     def reset(self) -> None:
         """Remove everything (a full rebuild starts here)."""
         with self._write_lock:
@@ -259,6 +278,7 @@ class KnowledgeIndex:
         *,
         filters: Filters | None = None,
         mode: SearchMode = "hybrid",
+        readable_by: Sequence[str] | None = None,
     ) -> list[SearchHit]:
         """Find the passages that best match a query.
 
@@ -267,6 +287,9 @@ class KnowledgeIndex:
             k: how many passages to return.
             filters: metadata filters (key -> value or list of values).
             mode: ``hybrid`` (dense and BM25 fused, see ``fusion``), ``dense`` or ``keyword``.
+            readable_by: only passages readable by any of these groups
+                (`vectorstore.access`); each retriever applies it to its own candidates before
+                fusion, so the best ``k`` readable passages come back. ``None``: no filter.
 
         Returns:
             Up to ``k`` hits, best first.
@@ -288,9 +311,9 @@ class KnowledgeIndex:
         query_vector: np.ndarray | None = None
         if mode in ("hybrid", "dense"):
             query_vector = self.embedder.embed_query(query)
-            dense = self.chroma.query(query_vector, pool, filters)
+            dense = self.chroma.query(query_vector, pool, filters, readable_by)
         if mode in ("hybrid", "keyword"):
-            keyword = self.keyword.search(query, pool, filters)
+            keyword = self.keyword.search(query, pool, filters, readable_by)
         if mode == "dense":
             ranked = [(cid, score, [rank, None]) for rank, (cid, score) in enumerate(dense, 1)]
         elif mode == "keyword":

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from vectorstore.access import access_metadata, access_sql, is_group_key
 from vectorstore.records import ChunkRecord, Filters, Metadata
 from vectorstore.sqlite_db import SqliteDatabase
 
@@ -151,13 +152,21 @@ class KeywordIndex:
                     found[cid] = (text, json.loads(meta))
         return found
 
-    def search(self, query: str, n: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+    def search(
+        self,
+        query: str,
+        n: int,
+        filters: Filters | None = None,
+        readable_by: Iterable[str] | None = None,
+    ) -> list[tuple[str, float]]:
         """BM25 search.
 
         Args:
             query: free text; terms are OR-ed, so any matching term counts.
             n: how many results at most.
             filters: optional metadata filters.
+            readable_by: only chunks readable by any of these groups (`vectorstore.access`),
+                applied in the SQL before ranking; ``None``: no access filter.
 
         Returns:
             ``(chunk_id, score)`` pairs, best first; score is BM25 (higher is better).
@@ -167,6 +176,9 @@ class KeywordIndex:
             return []
         match = " OR ".join(f'"{term}"' for term in terms)
         condition, params = filter_sql(filters)
+        if readable_by is not None:
+            access, access_params = access_sql(readable_by)
+            condition, params = f"{condition} AND {access}", [*params, *access_params]
         sql = (
             "SELECT chunks.chunk_id, bm25(chunks_fts) AS rank FROM chunks_fts "
             "JOIN chunks ON chunks.rowid = chunks_fts.rowid "
@@ -175,6 +187,33 @@ class KeywordIndex:
         with self._lock:
             rows = self._conn.execute(sql, [match, *params, n]).fetchall()
         return [(cid, -float(rank)) for cid, rank in rows]
+
+    def set_access(self, chunk_ids: Sequence[str], groups: Iterable[str]) -> None:
+        """Rewrite the stored access of these chunks (metadata only, one transaction)."""
+        wanted = access_metadata(groups)
+        current = self.get(list(chunk_ids))
+        rows = []
+        for cid, (_text, meta) in current.items():
+            updated = {k: v for k, v in meta.items() if not is_group_key(k)}
+            updated.update(wanted)
+            rows.append((json.dumps(updated, sort_keys=True), cid))
+        if not rows:
+            return
+        with self._transaction() as conn:
+            conn.executemany("UPDATE chunks SET metadata = ? WHERE chunk_id = ?", rows)
+
+    def access_by_source(self) -> dict[str, dict[str | None, int]]:
+        """Per document (``source``): its stored access strings and how many chunks hold each
+        (``None``: chunks that store no access)."""
+        found: dict[str, dict[str | None, int]] = {}
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT json_extract(metadata, '$.source'), json_extract(metadata, '$.access'), "
+                "count(*) FROM chunks GROUP BY 1, 2"
+            ).fetchall()
+        for source, access, count in rows:
+            found.setdefault(str(source), {})[access] = int(count)
+        return found
 
     def term_coverage(self, query: str, chunk_ids: Sequence[str]) -> dict[str, float]:
         """Share of the query's search terms that occur in each chunk (as FTS5 matches them).

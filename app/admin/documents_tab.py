@@ -45,6 +45,10 @@ def _table(rows: list[documents.DocumentRow]) -> list[dict[str, Any]]:
                 else ""
             ),
             "Label from": row.label_reason,
+            "Readable by": (", ".join(row.access) or "nobody (full access only)")
+            if row.sensitivity
+            else "",
+            "Access from": row.access_reason,
             "Chunks": row.chunks,
             "Last ingested": when(row.last_ingested) if row.last_ingested else "",
             "Error": row.error or "",
@@ -169,7 +173,31 @@ def _render_manage(config: Settings, rows: list[documents.DocumentRow]) -> None:
                       "strictest label wins.")  # fmt: skip
             reingest_after(config, "The new label")
             st.rerun()
+    _render_access(config, row)
     _render_delete(config, source)
+
+
+def _render_access(config: Settings, row: documents.DocumentRow) -> None:
+    """Who may read the document: the admin's groups (same core call as `kbchat docs access`)."""
+    source = row.source
+    shown = ", ".join(row.access) or "nobody (full access only)"
+    st.caption(f"Readable by {shown} ({row.access_reason or 'not indexed'}).")
+    groups = st.text_input(
+        "Readable by groups (comma-separated; empty: from the document, rules and default)",
+        value=", ".join(row.admin_access or ()),
+        key=f"admin-access-{source}",
+        help="In force for the next search, no re-ingest needed. Where the front matter, a "
+        "path rule and this setting all name groups, only the groups ALL of them name may read.",
+    )
+    if st.button("Save access", key="admin-save-access"):
+        chosen = [g for g in groups.split(",") if g.strip()] or None
+        try:
+            decision = documents.set_access(config, source, chosen, user=ADMIN_USER)
+        except KbchatError as err:
+            say("error", str(err))
+        else:
+            flash("success", f"{source}: readable by {decision.shown} ({decision.reason}).")
+            st.rerun()
 
 
 def _render_delete(config: Settings, source: str) -> None:

@@ -64,6 +64,8 @@ def _summary(report: IngestReport) -> str:
         f"{report.files_unchanged} unchanged; +{report.chunks_added}/-{report.chunks_removed} "
         f"chunks, {report.chunks_total} in total, in {report.seconds:.1f} s."
     )
+    if report.access_rewritten:
+        line += f" Access rewritten for {report.access_rewritten} document(s)."
     return line + "".join(f"\n  failed:  {f['path']}: {f['reason']}" for f in report.failed)
 
 
@@ -150,6 +152,7 @@ def docs() -> None:
     Examples:
       kbchat docs list
       kbchat docs label hr/reviews.docx confidential
+      kbchat docs access hr/reviews.docx hr,legal
       kbchat docs delete old/handbook-2019.pdf --yes
     """
 
@@ -180,7 +183,10 @@ def docs_list(settings: Settings, as_json: bool) -> None:
         label = f"{row.sensitivity or '-'} ({row.label_reason})" if row.sensitivity else "-"
         if row.label_pending:
             label += f", index: {row.indexed_sensitivity}"
-        click.echo(f"{row.source}\t{label}\t{row.status}\t{row.chunks} chunks")
+        readers = (", ".join(row.access) or "nobody (full access only)") if row.sensitivity else "-"
+        if row.sensitivity:
+            readers = f"access: {readers} ({row.access_reason})"
+        click.echo(f"{row.source}\t{label}\t{readers}\t{row.status}\t{row.chunks} chunks")
         if row.error:
             click.echo(f"    {row.error}")
 
@@ -223,6 +229,39 @@ def docs_label(settings: Settings, path: str, label: str, no_ingest: bool) -> No
         )
     if not no_ingest:
         _reingest_after(settings, "The new label", user)
+
+
+@docs.command("access")
+@click.argument("path")
+@click.argument("groups", required=False)
+@click.option("--clear", is_flag=True, help="Remove the admin's setting for this document.")
+@click.pass_obj
+def docs_access(settings: Settings, path: str, groups: str | None, clear: bool) -> None:
+    """Set which groups may read a document (GROUPS comma-separated; audited).
+
+    PATH is relative to the document folder. In force for the next search, without a
+    re-ingest (the index's copy is rewritten now). Where the front matter, a path rule and
+    this setting all speak, only the groups ALL of them name may read.
+
+    \b
+    Examples:
+      kbchat docs access hr/reviews.docx hr
+      kbchat docs access finance/forecast.md finance,management
+      kbchat docs access hr/reviews.docx --clear
+    """
+    from kbchat.admin.documents import set_access
+    from kbchat.errors import KbchatError
+
+    if clear == bool(groups):
+        raise click.UsageError("give GROUPS (comma-separated) or --clear, not both or neither")
+    chosen = None if clear else [g for g in (groups or "").split(",") if g.strip()]
+    try:
+        decision = set_access(settings, path, chosen, user=_cli_user())
+    except KbchatError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(
+        f"{decision.source}: readable by {decision.shown} ({decision.reason}), in force now."
+    )
 
 
 @docs.command("delete")

@@ -10,6 +10,7 @@ this moment); the label in the index, written by the last ingestion, is listed b
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -31,7 +32,13 @@ from kbchat.admin.uploads import (
 from kbchat.audit import audit_for
 from kbchat.errors import KbchatError
 from kbchat.knowledge import index_for, manifest_for
-from kbchat.overrides import sensitivity_overrides, set_sensitivity_override
+from kbchat.overrides import (
+    access_overrides,
+    sensitivity_overrides,
+    set_sensitivity_override,
+    store_access_override,
+)
+from kbchat.policy.access import AccessInForce, current_access, set_document_access
 from kbchat.policy.labels import LabelDecision, current_labels
 from kbchat.settings import Settings
 from vectorstore import ChromaStoreError
@@ -86,6 +93,12 @@ class DocumentRow:
     """The label in the index, from the last ingestion ('' when not indexed)."""
     label_reason: str = ""
     """Where the label in force comes from, or why it could not be determined."""
+    access: tuple[str, ...] = ()
+    """The groups that may read it now (`kbchat.policy.access`; empty: full access only)."""
+    access_reason: str = ""
+    """Where the access in force comes from, or why it could not be determined."""
+    admin_access: tuple[str, ...] | None = None
+    """The groups an admin set (None: none set)."""
     link_target: str | None = None
     """For a symbolic link: the document it points to (its label rules apply too), or why
     it is not ingested (see ``error``). Deleting the link removes the link, not its target."""
@@ -111,6 +124,9 @@ class DocumentRow:
             "last_ingested": self.last_ingested,
             "status": self.status,
             "error": self.error,
+            "access": list(self.access),
+            "access_reason": self.access_reason,
+            "admin_access": None if self.admin_access is None else list(self.admin_access),
         }
 
 
@@ -136,6 +152,8 @@ def list_documents(settings: Settings) -> list[DocumentRow]:
     failures = manifest.failures()
     labels = sensitivity_overrides(settings)
     in_force = current_labels(settings)
+    access = current_access(settings)
+    admin_access = access_overrides(settings)
     rows: list[DocumentRow] = []
     for source in sorted(set(files) | set(entries) | set(failures)):
         entry, path = entries.get(source), files.get(source)
@@ -150,6 +168,7 @@ def list_documents(settings: Settings) -> list[DocumentRow]:
             status = STATUS_CHANGED if _changed(path, entry) else STATUS_INDEXED
         suffix = PurePosixPath(source).suffix.lower()
         decision = in_force.decide(source)
+        readers = access.decide(source)
         rows.append(
             DocumentRow(
                 source=source,
@@ -165,6 +184,9 @@ def list_documents(settings: Settings) -> list[DocumentRow]:
                 status=status,
                 error=failure[0] if failure else None,
                 link_target=link_target(corpus, path) if path is not None else None,
+                access=tuple(sorted(readers.groups)),
+                access_reason=readers.reason,
+                admin_access=(tuple(admin_access[source]) if source in admin_access else None),
             )
         )
     for skip in skipped:
@@ -254,6 +276,8 @@ def delete_document(settings: Settings, source: str, *, user: str | None = None)
         raise KbchatError(f"{err}. Run ingestion again to finish removing {source}.") from err
     if source in sensitivity_overrides(settings):
         set_sensitivity_override(settings, source, None, user=user)
+    if source in access_overrides(settings):
+        store_access_override(settings, source, None)
     audit_for(settings).record(
         "document_changed",
         outcome="ok",
@@ -282,3 +306,23 @@ def set_sensitivity(
     source, _path = _known(settings, source)
     set_sensitivity_override(settings, source, label, user=user)
     return current_labels(settings).decide(source)
+
+
+def set_access(
+    settings: Settings, source: str, groups: Sequence[str] | None, *, user: str | None = None
+) -> AccessInForce:
+    """Set which groups may read a document (``None``: back to front matter, rules, default).
+
+    In force for the next search without a re-ingest: the document's chunks' stored access is
+    rewritten in both indexes (`kbchat.policy.access.set_document_access`); audited.
+
+    Returns:
+        The access in force afterwards, and why: only the groups that the front matter, the
+        path rules and the admin ALL name (the strictest wins).
+
+    Raises:
+        DocumentError: the document is unknown.
+        ConfigError: a group name cannot be used, or the admin settings file cannot be used.
+    """
+    source, _path = _known(settings, source)
+    return set_document_access(settings, source, groups, user=user)

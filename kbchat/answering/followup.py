@@ -36,6 +36,7 @@ def search_with_history(
     *,
     strategy: FollowupStrategy = "fused",
     filters: Filters | None = None,
+    readable_by: Sequence[str] | None = None,
 ) -> list[SearchHit]:
     """Retrieve passages for a question asked after ``earlier_questions``.
 
@@ -46,13 +47,17 @@ def search_with_history(
         k: passages wanted.
         strategy: ``alone``, ``joined`` or ``fused`` (see the module docstring).
         filters: metadata filters.
+        readable_by: only passages readable by any of these groups, applied inside both
+            retrievers of every search (`KnowledgeIndex.search`); ``None``: no filter.
     """
     if not earlier_questions or strategy == "alone":
-        return index.search(question, k, filters=filters)
-    joined = index.search(joined_query(question, earlier_questions), k, filters=filters)
+        return index.search(question, k, filters=filters, readable_by=readable_by)
+    joined = index.search(
+        joined_query(question, earlier_questions), k, filters=filters, readable_by=readable_by
+    )
     if strategy == "joined":
         return joined
-    alone = index.search(question, k, filters=filters)
+    alone = index.search(question, k, filters=filters, readable_by=readable_by)
     by_id = {hit.chunk_id: hit for hit in [*joined, *alone]}
     fused = reciprocal_rank_fusion(
         [[h.chunk_id for h in alone], [h.chunk_id for h in joined]], k=index.rrf_k

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from kbchat.answering.budget import fit_prompt
 from kbchat.answering.citations import Citation, map_citations
@@ -14,12 +14,16 @@ from kbchat.answering.followup import FollowupStrategy, search_with_history
 from kbchat.answering.prompt import SYSTEM_PROMPT, Passage
 from kbchat.answering.relevance import RelevanceGate, RelevanceVerdict
 from kbchat.errors import IndexEmptyError, KbchatError, QuestionTooLongError
+from kbchat.identity import User
 from kbchat.llm.base import ChatBackend, ChatMessage, ChatStream, GenerationStats, OnWait
 from kbchat.quality import groundedness
 from vectorstore.chroma_store import ChromaStoreError
 from vectorstore.embedder import EmbedderError
 from vectorstore.index import KnowledgeIndex
 from vectorstore.records import Filters, SearchHit
+
+if TYPE_CHECKING:
+    from kbchat.policy.access import AccessPolicy
 
 BackendLabel = Literal["private", "cloud"]
 
@@ -210,6 +214,8 @@ class Answerer:
             never).
         max_question_chars: longest question accepted (``None``: no limit); a longer one is
             refused before any search or model call.
+        access: the access in force (`kbchat.policy.access`), checked on every hit of a
+            reader without full access; ``None``: the filter inside retrieval alone.
     """
 
     def __init__(
@@ -233,6 +239,7 @@ class Answerer:
         compress_shown_top: int = 2,
         compress_drop_margin: float | None = 0.25,
         max_question_chars: int | None = None,
+        access: AccessPolicy | None = None,
     ) -> None:
         self.index = index
         self.backend = backend
@@ -257,6 +264,7 @@ class Answerer:
             else None
         )
         self.max_question_chars = max_question_chars
+        self.access = access
 
     def check_question(self, question: str) -> None:
         """Refuse a question longer than the limit.
@@ -269,9 +277,21 @@ class Answerer:
             raise QuestionTooLongError(len(question), limit)
 
     def retrieve(
-        self, question: str, history: Sequence[Turn] = (), *, filters: Filters | None = None
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        *,
+        filters: Filters | None = None,
+        reader: User | None = None,
     ) -> Retrieval:
         """Find the passages for a question (taking earlier questions into account).
+
+        Args:
+            question: the question.
+            history: the earlier turns of the conversation.
+            filters: metadata filters.
+            reader: who asks; only passages their groups may read are searched (inside both
+                retrievers, before fusion). ``None`` or a full-access reader: no filter.
 
         Raises:
             QuestionTooLongError: the question is longer than ``max_question_chars``.
@@ -280,17 +300,14 @@ class Answerer:
         """
         self.check_question(question)
         started = time.perf_counter()
+        limited = reader is not None and not reader.full_access
+        readable_by = sorted(reader.groups) if reader is not None and limited else None
         try:
             if self.index.count() == 0:
                 raise IndexEmptyError()
-            hits = search_with_history(
-                self.index,
-                question,
-                [turn.question for turn in history],
-                self.top_k,
-                strategy=self.followup,
-                filters=filters,
-            )
+            hits = self._search(question, history, filters, readable_by)
+            if reader is not None and limited and self.access is not None:
+                hits = self._readable(question, history, filters, reader, hits)
         except (ChromaStoreError, EmbedderError) as err:
             raise KbchatError(str(err)) from err
         verdict = self.gate.judge(hits)
@@ -298,6 +315,47 @@ class Answerer:
         return Retrieval(
             question, passages, verdict.relevant, time.perf_counter() - started, verdict
         )
+
+    def _search(
+        self,
+        question: str,
+        history: Sequence[Turn],
+        filters: Filters | None,
+        readable_by: Sequence[str] | None,
+    ) -> list[SearchHit]:
+        return search_with_history(
+            self.index,
+            question,
+            [turn.question for turn in history],
+            self.top_k,
+            strategy=self.followup,
+            filters=filters,
+            readable_by=readable_by,
+        )
+
+    def _readable(
+        self,
+        question: str,
+        history: Sequence[Turn],
+        filters: Filters | None,
+        reader: User,
+        hits: list[SearchHit],
+    ) -> list[SearchHit]:
+        """Defence in depth: drop hits whose access in force the reader lacks (the stored
+        access was stale); then repair those documents' stored access and search once more,
+        so ``k`` still holds."""
+        assert self.access is not None
+        current = self.access.current()
+
+        def allowed(hit: SearchHit) -> bool:
+            return current.may_read(reader, str(hit.metadata.get("source", "")))
+
+        stale = {str(h.metadata.get("source", "")) for h in hits if not allowed(h)}
+        if not stale:
+            return hits
+        self.access.reconcile(current, stale)
+        again = self._search(question, history, filters, sorted(reader.groups))
+        return [h for h in again if allowed(h)]
 
     def warm_up(self, *, model: bool = False) -> None:
         """Load the embedding model and open the index now, not on the first question.

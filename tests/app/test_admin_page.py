@@ -342,6 +342,22 @@ def test_sensitivity_change_is_stored_audited_and_applied(kb: Settings) -> None:
     assert _documents(at)["it/printers.txt"]["Sensitivity"] == "confidential"
 
 
+def test_access_change_is_stored_audited_and_in_the_index_at_once(kb: Settings) -> None:
+    at = _signed_in_page()
+    assert _documents(at)["it/printers.txt"]["Readable by"] == "everyone"
+    at.selectbox(key="admin-document").select("it/printers.txt").run()
+    at.text_input(key="admin-access-it/printers.txt").input("IT, hr").run()
+    at.button(key="admin-save-access").click().run()
+    assert not at.exception, at.exception
+    assert any("readable by hr, it (admin setting)" in s for s in _messages(at, "success"))
+    assert index_for(kb).stored_access()["it/printers.txt"] == {"hr,it": 1}  # no re-ingest
+    detail = json.loads(audit_for(kb).entries(event="setting_changed")[0].detail or "{}")
+    assert detail["setting"] == "access_overrides" and detail["to"] == ["hr", "it"]
+    at.run()
+    assert _documents(at)["it/printers.txt"]["Readable by"] == "hr, it"
+    assert _documents(at)["it/printers.txt"]["Access from"] == "admin setting"
+
+
 # -- re-ingest -------------------------------------------------------------------------------
 
 

@@ -33,6 +33,7 @@ def test_ingest_search_stats_json_contract(tmp_path: Path, small_corpus: Path) -
         "skipped",
         "seconds",
         "notes",
+        "access_rewritten",
     }
     assert report["files_added"] == 6 and report["notes"] == []
     assert report["failed"][0]["path"] == "broken.pdf" and report["failed"][0]["reason"]
