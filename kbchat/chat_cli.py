@@ -17,19 +17,13 @@ from typing import Any, TextIO
 
 import click
 
-from kbchat.answering.service import Answer, Answerer, Retrieval, Turn
-from kbchat.conversation import (
-    CHOICES,
-    Choice,
-    Exchange,
-    carried_answer,
-    history,
-    retrieve,
-    start_both,
-    start_cloud,
-    start_private,
-)
+from kbchat.answering.service import Answer, Answerer, Retrieval
+from kbchat.assistant import Assistant
+from kbchat.cli_options import acting_user_options
+from kbchat.compare import CompareRun, Side
+from kbchat.conversation import CHOICES, Choice, Exchange, carried_answer, history
 from kbchat.errors import IndexEmptyError, KbchatError
+from kbchat.identity import User, local_user
 from kbchat.policy.gate import CloudGate
 from kbchat.settings import Settings
 
@@ -46,12 +40,16 @@ class ChatSession:
             every question, as the chat page does).
         choice: who answers first.
         as_json: print one JSON object (one line) per answer, shaped as ``kbchat ask --json``.
+        user: who asks (``--as``); the local user, who reads everything, by default.
     """
 
-    def __init__(self, settings: Settings, choice: Choice, *, as_json: bool) -> None:
+    def __init__(
+        self, settings: Settings, choice: Choice, *, as_json: bool, user: User | None = None
+    ) -> None:
         from kbchat.answerers import private_answerer
 
         self.base = settings
+        self.user = user or local_user()
         self.choice: Choice = choice
         self.as_json = as_json
         self.exchanges: list[Exchange] = []
@@ -94,7 +92,8 @@ class ChatSession:
             click.echo(f"Unknown command {text!r}: {COMMANDS}", err=True)
 
     def ask(self, question: str) -> Exchange:
-        """Answer a question as the next exchange of the conversation.
+        """Answer a question as the next exchange of the conversation (through the answering
+        service, `kbchat.assistant.Assistant`, as the chat page does).
 
         Raises:
             IndexEmptyError: nothing has been ingested (no question can be answered).
@@ -104,14 +103,18 @@ class ChatSession:
         exchange = Exchange(question, choice=self.choice)
         self.exchanges.append(exchange)
         retrieval: Retrieval | None = None
+        cloud = None if CloudGate(config).availability() else self._cloud_answerer(config)
+        assistant = Assistant(config, private=self.private, cloud=cloud)
         try:
-            retrieval = retrieve(self.private, question, earlier)
-            if exchange.choice == "private":
-                self._private(exchange, retrieval, earlier)
-            elif exchange.choice == "cloud":
-                self._cloud_turn(exchange, config, retrieval, earlier)
+            retrieval = assistant.retrieve(question, earlier, user=self.user)
+            run = assistant.answer(
+                retrieval, earlier, user=self.user, models=exchange.choice, session=self.session
+            )
+            exchange.compared = run.result
+            if exchange.choice == "both":
+                self._both(exchange, config, run)
             else:
-                self._both(exchange, config, retrieval, earlier)
+                self._one(exchange, run)
         except IndexEmptyError:
             raise
         except KbchatError as err:
@@ -145,63 +148,52 @@ class ChatSession:
     def _emit(self, payload: dict[str, Any]) -> None:
         click.echo(json.dumps(payload, ensure_ascii=False, default=str))
 
-    def _private(self, exchange: Exchange, retrieval: Retrieval, earlier: list[Turn]) -> None:
-        from kbchat.cli import _print_figures, _print_sources
-
-        def waiting(ahead: int) -> None:
-            if not self.as_json:
-                click.echo(f"(waiting for the model: {ahead} request(s) ahead)", err=True)
-
-        stream = start_private(exchange, self.private, retrieval, earlier, on_wait=waiting)
-        for delta in stream:
-            if not self.as_json:
-                click.echo(delta, nl=False)
-        exchange.answer = stream.answer
-        if self.as_json:
-            self._emit(self._payload(retrieval, [stream.answer]))
-            return
-        click.echo()
-        _print_sources(stream.answer)
-        _print_figures(stream.answer, retrieval.seconds)
-
-    def _cloud_turn(
-        self, exchange: Exchange, config: Settings, retrieval: Retrieval, earlier: list[Turn]
-    ) -> None:
+    def _one(self, exchange: Exchange, run: CompareRun) -> None:
+        """One model answers (the private one, or the cloud's through the gate)."""
         from kbchat.cli import _print_figures, _print_sources, _print_withheld
 
-        answerer = None if CloudGate(config).availability() else self._cloud_answerer(config)
-        request = start_cloud(
-            exchange, config, retrieval, earlier, answerer=answerer, session=self.session
-        )
-        if request.stream is None:
-            exchange.error = request.refused or NOT_ASKED
+        side: Side = "private" if exchange.choice == "private" else "cloud"
+        result = run.result
+        shown_gate = False
+
+        def follow(event: Any) -> None:
+            nonlocal shown_gate
             if self.as_json:
-                self._emit(self._payload(retrieval, [], request.decision, refused=exchange.error))
-            else:
-                click.echo(f"{NOT_ASKED[:-1]}: {exchange.error}", err=True)
-            return
-        if not self.as_json:
-            _print_withheld(request.decision)
-        for delta in request.stream:
-            if not self.as_json:
-                click.echo(delta, nl=False)
-        exchange.answer = request.stream.answer
+                return
+            if not shown_gate and result.decision is not None and event.kind != "refused":
+                _print_withheld(result.decision)
+                shown_gate = True
+            if event.kind == "waiting":
+                click.echo(f"(waiting for the model: {event.text} request(s) ahead)", err=True)
+            elif event.kind == "delta":
+                click.echo(event.text, nl=False)
+
+        for _ in run.deltas(side, follow):
+            pass
+        answer: Answer | None = getattr(result, side)
+        if answer is None or side in result.errors:
+            exchange.error = result.errors.get(side) or result.refused or NOT_ASKED
+            if result.refused is not None and answer is None:
+                if self.as_json:
+                    payload = self._payload(
+                        result.retrieval, [], result.decision, refused=exchange.error
+                    )
+                    self._emit(payload)
+                else:
+                    click.echo(f"{NOT_ASKED[:-1]}: {exchange.error}", err=True)
+                return
+            raise KbchatError(exchange.error)
+        exchange.answer = answer
         if self.as_json:
-            self._emit(self._payload(retrieval, [exchange.answer], request.decision))
+            self._emit(self._payload(result.retrieval, [answer], result.decision))
             return
         click.echo()
-        _print_sources(exchange.answer)
-        _print_figures(exchange.answer, retrieval.seconds)
+        _print_sources(answer)
+        _print_figures(answer, result.retrieval.seconds)
 
-    def _both(
-        self, exchange: Exchange, config: Settings, retrieval: Retrieval, earlier: list[Turn]
-    ) -> None:
+    def _both(self, exchange: Exchange, config: Settings, run: CompareRun) -> None:
         from kbchat.cli import _compared_answers, _print_both
 
-        cloud = None if CloudGate(config).availability() else self._cloud_answerer(config)
-        run = start_both(
-            exchange, config, retrieval, earlier, self.private, cloud=cloud, session=self.session
-        )
         result = run.run()
         exchange.answer = carried_answer(result)
         answers = _compared_answers(
@@ -212,7 +204,7 @@ class ChatSession:
         if self.as_json:
             agreement = None if result.agreement is None else round(result.agreement, 3)
             payload = self._payload(
-                retrieval,
+                result.retrieval,
                 answers,
                 result.decision,
                 agreement=agreement,
@@ -259,8 +251,9 @@ class ChatSession:
     help="Print one JSON object per answer, on one line, shaped as 'kbchat ask --json' "
     "(with the turn number).",
 )
+@acting_user_options
 @click.pass_obj
-def chat(settings: Settings, which: str, as_json: bool) -> None:
+def chat(settings: Settings, which: str, as_json: bool, user: User) -> None:
     """A conversation about the documents: follow-up questions see the earlier ones.
 
     On a terminal, an interactive chat. Otherwise one question per line of standard input,
@@ -277,7 +270,7 @@ def chat(settings: Settings, which: str, as_json: bool) -> None:
     stdin = sys.stdin
     interactive = stdin.isatty() and sys.stdout.isatty() and not as_json
     try:
-        session = ChatSession(settings, which, as_json=as_json)  # type: ignore[arg-type]
+        session = ChatSession(settings, which, as_json=as_json, user=user)  # type: ignore[arg-type]
         session.run(stdin, interactive=interactive)
     except KbchatError as err:
         raise click.ClickException(str(err)) from err

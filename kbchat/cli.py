@@ -13,6 +13,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from kbchat.cli_options import acting_user_options
 from kbchat.errors import KbchatError
 from kbchat.settings import Settings
 
@@ -155,8 +156,11 @@ def ingest(
     help="Retriever.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the passages as JSON.")
+@acting_user_options
 @click.pass_obj
-def search(settings: Settings, query: str, k: int | None, mode: str, as_json: bool) -> None:
+def search(
+    settings: Settings, query: str, k: int | None, mode: str, as_json: bool, user: Any
+) -> None:
     """Search the knowledge base (dense + BM25, fused).
 
     \b
@@ -168,7 +172,7 @@ def search(settings: Settings, query: str, k: int | None, mode: str, as_json: bo
     from kbchat.knowledge import search as run_search
 
     with _user_errors():
-        hits = run_search(settings, query, k, mode=mode)  # type: ignore[arg-type]
+        hits = run_search(settings, query, k, mode=mode, reader=user)  # type: ignore[arg-type]
     passages = [passage_dict(hit, rank) for rank, hit in enumerate(hits, start=1)]
     if as_json:
         _emit_json({"query": query, "passages": passages})
@@ -238,8 +242,9 @@ def _where(source: str, section: str | None, page: int | None) -> str:
     help="Who answers: the private model, the cloud model (when allowed), or both side by side.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print passages and answers as JSON.")
+@acting_user_options
 @click.pass_obj
-def ask(settings: Settings, question: str, which: str, as_json: bool) -> None:
+def ask(settings: Settings, question: str, which: str, as_json: bool, user: Any) -> None:
     """Answer a question from the documents, citing passages.
 
     The private model answers by default; when the configured model (Llama 2 7B Chat) is not
@@ -251,34 +256,61 @@ def ask(settings: Settings, question: str, which: str, as_json: bool) -> None:
       kbchat ask "How many days of annual leave do I get?"
       kbchat ask "Who approves a purchase order of 12,000 pounds?" --json
       kbchat ask "What is the Team edition price?" --model both
+      kbchat ask "What is the salary band of a grade 7?" --as bob --groups sales
     """
-    from kbchat.answerers import private_answerer
+    from kbchat.assistant import Assistant
     from kbchat.overrides import effective_settings
 
     if not question.strip():
         raise click.BadParameter("the question is empty", param_hint="QUESTION")
     settings = effective_settings(settings)
     with _user_errors():
-        if which == "cloud":
-            from kbchat.policy.gate import CloudGate
-
-            unavailable = CloudGate(settings).availability()
-            if unavailable:
-                from kbchat.audit import audit_for
-
-                audit_for(settings).record(
-                    "gate_refused", outcome=f"refused: {unavailable}", question=question,
-                    model=settings.cloud.cloud_model,
-                )  # fmt: skip
-                raise click.ClickException(unavailable)
-        answerer, _resolved = private_answerer(settings)
-        retrieval = answerer.retrieve(question)  # IndexEmptyError when nothing is ingested
-        if which == "private":
-            _ask_private(answerer, retrieval, as_json)
-        elif which == "cloud":
-            _ask_cloud(settings, retrieval, as_json)
+        assistant = Assistant(settings)
+        run = assistant.ask(question, user=user, models=which)  # type: ignore[arg-type]
+        if which == "both":
+            result = run.run()
+            answers = _compared_answers(
+                result, assistant.private.backend.model_name, settings.cloud.cloud_model
+            )
+            _print_both(result, answers, assistant.private.notice, as_json)
         else:
-            _ask_both(settings, answerer, retrieval, as_json)
+            _ask_one(run, which, assistant.private.notice, as_json)
+
+
+def _ask_one(run: Any, side: str, notice: str | None, as_json: bool) -> None:
+    """One model's answer, streamed to the terminal (or printed as JSON at the end)."""
+    result = run.result
+    if notice and side == "private" and not as_json:
+        click.echo(f"Note: {notice}", err=True)
+    shown_gate = False
+
+    def follow(event: Any) -> None:
+        nonlocal shown_gate
+        if as_json:
+            return
+        if not shown_gate and result.decision is not None and event.kind != "refused":
+            _print_withheld(result.decision)
+            shown_gate = True
+        if event.kind == "waiting":
+            click.echo(f"(waiting for the model: {event.text} request(s) ahead)", err=True)
+        elif event.kind == "delta":
+            click.echo(event.text, nl=False)
+
+    for _ in run.deltas(side, follow):
+        pass
+    answer = getattr(result, side)
+    if result.refused is not None and answer is None:
+        if as_json:
+            _ask_json(result.retrieval, [], result.decision, refused=result.refused)
+        raise click.ClickException(result.refused)
+    if side in result.errors:
+        raise click.ClickException(result.errors[side])
+    if as_json:
+        _ask_json(result.retrieval, [answer], result.decision)
+        return
+    click.echo()
+    _print_sources(answer)
+    _print_figures(answer, result.retrieval.seconds)
 
 
 def _ask_json(
@@ -345,57 +377,6 @@ def _print_withheld(decision: Any) -> None:
             "conversation (it drew on a confidential passage).",
             err=True,
         )
-
-
-def _ask_private(answerer: Any, retrieval: Any, as_json: bool) -> None:
-    if answerer.notice and not as_json:
-        click.echo(f"Note: {answerer.notice}", err=True)
-
-    def waiting(ahead: int) -> None:
-        if not as_json:
-            click.echo(f"(waiting for the model: {ahead} request(s) ahead)", err=True)
-
-    stream = answerer.stream(retrieval, on_wait=waiting)
-    for delta in stream:
-        if not as_json:
-            click.echo(delta, nl=False)
-    if as_json:
-        _ask_json(retrieval, [stream.answer])
-        return
-    click.echo()
-    _print_sources(stream.answer)
-    _print_figures(stream.answer, retrieval.seconds)
-
-
-def _ask_cloud(settings: Settings, retrieval: Any, as_json: bool) -> None:
-    from kbchat.cloud import start_cloud_answer
-
-    request = start_cloud_answer(settings, retrieval)
-    if request.stream is None:
-        if as_json:
-            _ask_json(retrieval, [], request.decision, refused=request.refused)
-        raise click.ClickException(request.refused or "The cloud model was not asked.")
-    if not as_json:
-        _print_withheld(request.decision)
-    for delta in request.stream:
-        if not as_json:
-            click.echo(delta, nl=False)
-    answer = request.stream.answer
-    if as_json:
-        _ask_json(retrieval, [answer], request.decision)
-        return
-    click.echo()
-    _print_sources(answer)
-    _print_figures(answer, retrieval.seconds)
-
-
-def _ask_both(settings: Settings, answerer: Any, retrieval: Any, as_json: bool) -> None:
-    from kbchat.compare import CompareRun
-
-    run = CompareRun(settings, retrieval, [], answerer)
-    result = run.run()
-    answers = _compared_answers(result, answerer.backend.model_name, settings.cloud.cloud_model)
-    _print_both(result, answers, answerer.notice, as_json)
 
 
 def _compared_answers(result: Any, private_model: str, cloud_model: str) -> list[Any]:
@@ -531,6 +512,7 @@ def _print_eval_verdict(verdict: dict[str, Any]) -> None:
     help="With --model both: the judge model rates each pair of answers (both orders); the "
     "summary gains the verdict (see `kbchat report`).",
 )
+@acting_user_options
 @click.pass_obj
 def evaluate(
     settings: Settings,
@@ -541,6 +523,7 @@ def evaluate(
     report_paths: tuple[Path, ...],
     retrieval_only: bool,
     with_judge: bool,
+    user: Any,
 ) -> None:
     """Measure retrieval and answers on a question set (JSON lines).
 
@@ -579,6 +562,7 @@ def evaluate(
             k=k,
             session=f"kbchat eval {eval_file.name}",
             judge=with_judge,
+            user=user,
         )
         missing = runner.missing_gold_files(questions)
     if retrieval_only and which != "private":

@@ -12,14 +12,14 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from kbchat.answering.service import Answer, Answerer, AnswerStream, Retrieval, Turn
 from kbchat.audit import AuditLog
 from kbchat.cloud import start_cloud_answer
-from kbchat.errors import KbchatError
+from kbchat.errors import CloudNotAllowedError, KbchatError
 from kbchat.policy.gate import GateDecision
 from kbchat.quality import agreement
 from kbchat.settings import Settings
@@ -52,10 +52,24 @@ class Comparison:
     wall_s: float = 0.0
     history_confidential: bool = False
     """Whether an earlier exchange of the conversation drew on a confidential passage."""
+    user: str | None = None
+    """The id of the user it was answered for."""
+    refused: str | None = None
+    """Why the cloud model was not asked (the policy gate, or the cloud is unavailable)."""
+    answer_ids: dict[str, int] = field(default_factory=dict)
+    """Ledger ids of the recorded answers, by side (thumbs attach to them)."""
+    comparison_id: int | None = None
+    """Ledger id of the recorded comparison (judgements attach to it)."""
+    record_error: str | None = None
+    """Why it could not be recorded in the ledger, if it could not."""
 
 
 class CompareRun:
-    """Runs both models on one question; iterate `events()` to follow them.
+    """Runs one model or both on one question; iterate `events()` to follow them.
+
+    Each side streams from its own thread; `close` stops both (a page left mid-answer frees
+    the models at once). Build it through `kbchat.assistant.Assistant`, which checks the
+    question, retrieves for the user and records the result.
 
     Args:
         settings: effective settings.
@@ -65,6 +79,10 @@ class CompareRun:
         cloud: the cloud answerer (built from settings when ``None``).
         session: UI session id for the audit log.
         audit: the audit log (the configured one when ``None``).
+        sides: who answers: ``("private", "cloud")``, or one of them alone.
+        user: the id of the user asking (audit log).
+        on_complete: called with the result once every side has ended (not when the caller
+            stopped reading early).
     """
 
     def __init__(
@@ -77,8 +95,14 @@ class CompareRun:
         cloud: Answerer | None = None,
         session: str | None = None,
         audit: AuditLog | None = None,
+        sides: Sequence[Side] = ("private", "cloud"),
+        user: str | None = None,
+        on_complete: Callable[[Comparison], None] | None = None,
     ) -> None:
         self.settings = settings
+        self.sides = tuple(sides)
+        self.user = user
+        self._on_complete = on_complete
         self.history = list(history)
         self.private = private
         self.cloud = cloud
@@ -88,6 +112,7 @@ class CompareRun:
             retrieval.question,
             retrieval,
             history_confidential=any(t.used_confidential for t in history),
+            user=user,
         )
         self._events: queue.Queue[CompareEvent | None] = queue.Queue()
         self._streams: list[AnswerStream] = []
@@ -129,11 +154,12 @@ class CompareRun:
                 self.history,
                 answerer=self.cloud,
                 session=self.session,
+                user=self.user,
                 audit=self.audit,
             )
             self.result.decision = request.decision
             if request.stream is None:
-                self._events.put(CompareEvent("cloud", "refused", request.refused or ""))
+                self._refuse(request.refused or "")
                 return
             self.result.cloud = request.stream.answer
             for delta in self._track(request.stream):
@@ -142,7 +168,14 @@ class CompareRun:
         except Exception as err:  # noqa: BLE001 - shown in this side's column, never raised
             self._fail("cloud", err)
 
+    def _refuse(self, reason: str) -> None:
+        self.result.refused = reason
+        self._events.put(CompareEvent("cloud", "refused", reason))
+
     def _fail(self, side: Side, err: Exception) -> None:
+        if side == "cloud" and isinstance(err, CloudNotAllowedError):
+            self._refuse(str(err))  # the gate's last check stopped the prompt
+            return
         if isinstance(err, KbchatError):
             message = str(err)
         else:
@@ -151,12 +184,13 @@ class CompareRun:
         self.result.errors[side] = message
         self._events.put(CompareEvent(side, "error", message))
 
-    def events(self) -> Iterator[CompareEvent]:
-        """Start both answers and yield their events as they come, until both have ended."""
+    def events(self) -> Generator[CompareEvent, None, None]:
+        """Start the answers and yield their events as they come, until every side has ended."""
         started = time.perf_counter()
+        bodies = {"private": self._run_private, "cloud": self._run_cloud}
         workers = [
-            threading.Thread(target=self._finish_after, args=(self._run_private,), daemon=True),
-            threading.Thread(target=self._finish_after, args=(self._run_cloud,), daemon=True),
+            threading.Thread(target=self._finish_after, args=(bodies[side],), daemon=True)
+            for side in self.sides
         ]
         for worker in workers:
             worker.start()
@@ -176,6 +210,23 @@ class CompareRun:
         if private and cloud and private.answered_by_model and cloud.answered_by_model:
             embedder = self.private.index.embedder
             self.result.agreement = agreement(private.text, cloud.text, embedder)
+        if self._on_complete is not None:
+            self._on_complete(self.result)
+
+    def __iter__(self) -> Iterator[CompareEvent]:
+        return self.events()
+
+    def deltas(self, side: Side, on_event: Callable[[CompareEvent], None]) -> Iterator[str]:
+        """The text of one side as it is written (for a single-model run); every event,
+        that side's text included, also goes to ``on_event``."""
+        events = self.events()
+        try:
+            for event in events:
+                on_event(event)
+                if event.side == side and event.kind == "delta":
+                    yield event.text
+        finally:
+            events.close()  # stops the model when the reader left early
 
     def _finish_after(self, body: Callable[[], None]) -> None:
         try:

@@ -1,7 +1,10 @@
 """The quality ledger: every answer with its figures, and what people thought of it.
 
 One SQLite file (WAL, safe for several UI sessions and processes). Thumbs from the chat page
-are stored against the answer they rate.
+are stored against the answer they rate. Every row names the user it belongs to
+(``user_id``): the user an answer or comparison was made for, the user who gave a thumb or a
+judgement. One thumb per user per answer and one judgement per user per comparison: a later
+one replaces it.
 """
 
 from __future__ import annotations
@@ -54,9 +57,11 @@ CREATE TABLE IF NOT EXISTS comparisons (
 CREATE TABLE IF NOT EXISTS judgements (
     id INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
-    comparison_id INTEGER NOT NULL UNIQUE REFERENCES comparisons(id),
+    comparison_id INTEGER NOT NULL REFERENCES comparisons(id),
+    user_id TEXT NOT NULL DEFAULT '',
     verdict TEXT NOT NULL CHECK (verdict IN ('private', 'cloud', 'tie', 'both_wrong')),
-    comment TEXT
+    comment TEXT,
+    UNIQUE (comparison_id, user_id)
 );
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY,
@@ -69,8 +74,27 @@ CREATE INDEX IF NOT EXISTS feedback_answer ON feedback(answer_id);
 """
 # Columns added after the first release of the ledger: added in place to older files.
 _ADDED_COLUMNS = {
-    "answers": {"groundedness": "REAL", "cost_usd": "REAL", "topic": "TEXT"},
+    "answers": {"groundedness": "REAL", "cost_usd": "REAL", "topic": "TEXT", "user_id": "TEXT"},
+    "comparisons": {"user_id": "TEXT"},
+    "feedback": {"user_id": "TEXT NOT NULL DEFAULT ''"},
 }
+# Judgements of a ledger from before user ids were one per comparison (UNIQUE(comparison_id)):
+# the table is rebuilt with one per user per comparison, the old rows kept under user ''.
+_JUDGEMENTS_PER_USER = """
+CREATE TABLE judgements_per_user (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    comparison_id INTEGER NOT NULL REFERENCES comparisons(id),
+    user_id TEXT NOT NULL DEFAULT '',
+    verdict TEXT NOT NULL CHECK (verdict IN ('private', 'cloud', 'tie', 'both_wrong')),
+    comment TEXT,
+    UNIQUE (comparison_id, user_id)
+);
+INSERT INTO judgements_per_user(id, at, comparison_id, user_id, verdict, comment)
+    SELECT id, at, comparison_id, '', verdict, comment FROM judgements;
+DROP TABLE judgements;
+ALTER TABLE judgements_per_user RENAME TO judgements;
+"""
 VERDICTS = ("private", "cloud", "tie", "both_wrong")
 
 
@@ -107,7 +131,14 @@ class Ledger:
         self._transaction = self._db.transaction
         for table, columns in _ADDED_COLUMNS.items():
             self._db.add_missing_columns(table, columns)
+        self._judgements_per_user()
         judge_store.ensure_schema(self._db)
+
+    def _judgements_per_user(self) -> None:
+        with self._lock:
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(judgements)")}
+            if "user_id" not in columns:
+                self._conn.executescript(f"BEGIN;{_JUDGEMENTS_PER_USER}COMMIT;")
 
     @property
     def database(self) -> SqliteDatabase:
@@ -121,15 +152,16 @@ class Ledger:
         *,
         session: str | None = None,
         retrieval_s: float | None = None,
+        user: str | None = None,
     ) -> int:
-        """Store an answer with its figures; returns its id (to attach feedback to)."""
+        """Store an answer with its figures and its user; returns its id (for feedback)."""
         stats = answer.stats
         with self._transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO answers(at, session, question, backend, model, fallback, answer, "
                 "sources, cited, ttft_s, seconds, tokens_in, tokens_out, retrieval_s, "
-                "groundedness, cost_usd, topic) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "groundedness, cost_usd, topic, user_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     _now(),
                     session,
@@ -148,6 +180,7 @@ class Ledger:
                     answer.groundedness,
                     answer.cost_usd,
                     topic_of(answer.passages),
+                    user,
                 ),
             )
             return int(cursor.lastrowid or 0)
@@ -157,6 +190,7 @@ class Ledger:
         comparison: Comparison,
         *,
         session: str | None = None,
+        user: str | None = None,
     ) -> int:
         """Store both answers of a comparison and the comparison itself; returns its id."""
         retrieval = comparison.retrieval
@@ -165,13 +199,18 @@ class Ledger:
             answer = getattr(comparison, side)
             if answer is not None and answer.answered_by_model and not answer.error:
                 ids[side] = self.record_answer(
-                    comparison.question, answer, session=session, retrieval_s=retrieval.seconds
+                    comparison.question,
+                    answer,
+                    session=session,
+                    retrieval_s=retrieval.seconds,
+                    user=user,
                 )
         withheld = len(comparison.decision.withheld) if comparison.decision else 0
         with self._transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO comparisons(at, session, question, topic, private_answer_id, "
-                "cloud_answer_id, agreement, wall_s, withheld) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "cloud_answer_id, agreement, wall_s, withheld, user_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     _now(),
                     session,
@@ -182,6 +221,7 @@ class Ledger:
                     comparison.agreement,
                     comparison.wall_s,
                     withheld,
+                    user,
                 ),
             )
             comparison_id = int(cursor.lastrowid or 0)
@@ -189,9 +229,15 @@ class Ledger:
             return comparison_id
 
     def record_judgement(
-        self, comparison_id: int, verdict: str, comment: str | None = None
+        self,
+        comparison_id: int,
+        verdict: str,
+        comment: str | None = None,
+        *,
+        user: str | None = None,
     ) -> None:
-        """Store which answer of a comparison was better (a later judgement replaces it).
+        """Store which answer of a comparison was better, by this user (a later judgement of
+        the same user replaces theirs; other users' judgements stay).
 
         Raises:
             ValueError: unknown verdict or comparison.
@@ -203,10 +249,11 @@ class Ledger:
             if found.fetchone() is None:
                 raise ValueError(f"no comparison with id {comparison_id}")
             conn.execute(
-                "INSERT INTO judgements(at, comparison_id, verdict, comment) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(comparison_id) DO UPDATE SET at=excluded.at, "
+                "INSERT INTO judgements(at, comparison_id, user_id, verdict, comment) "
+                "VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(comparison_id, user_id) DO UPDATE SET at=excluded.at, "
                 "verdict=excluded.verdict, comment=excluded.comment",
-                (_now(), comparison_id, verdict, comment or None),
+                (_now(), comparison_id, user or "", verdict, comment or None),
             )
 
     def judgements(self) -> list[dict[str, Any]]:
@@ -214,6 +261,7 @@ class Ledger:
         with self._lock:
             rows = self._conn.execute(
                 "SELECT j.at AS judged_at, substr(c.at, 1, 10) AS day, c.question, c.topic, "
+                "j.user_id, "
                 "j.verdict, j.comment, c.agreement, c.wall_s, c.withheld, "
                 "p.groundedness AS private_groundedness, q.groundedness AS cloud_groundedness, "
                 "p.seconds AS private_seconds, q.seconds AS cloud_seconds "
@@ -223,8 +271,11 @@ class Ledger:
             ).fetchall()
         return [dict(row) for row in rows]
 
-    def record_feedback(self, answer_id: int, rating: int, comment: str | None = None) -> None:
-        """Store a thumbs up (1) or down (-1); a later rating of the same answer replaces it.
+    def record_feedback(
+        self, answer_id: int, rating: int, comment: str | None = None, *, user: str | None = None
+    ) -> None:
+        """Store a thumbs up (1) or down (-1) by this user; their later rating of the same
+        answer replaces it.
 
         Raises:
             ValueError: the rating is not 1 or -1, or the answer does not exist.
@@ -234,16 +285,21 @@ class Ledger:
         with self._transaction() as conn:
             if conn.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone() is None:
                 raise ValueError(f"no answer with id {answer_id}")
-            conn.execute("DELETE FROM feedback WHERE answer_id = ?", (answer_id,))
             conn.execute(
-                "INSERT INTO feedback(at, answer_id, rating, comment) VALUES (?, ?, ?, ?)",
-                (_now(), answer_id, rating, comment),
+                "DELETE FROM feedback WHERE answer_id = ? AND user_id = ?", (answer_id, user or "")
+            )
+            conn.execute(
+                "INSERT INTO feedback(at, answer_id, rating, comment, user_id) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (_now(), answer_id, rating, comment, user or ""),
             )
 
-    def clear_feedback(self, answer_id: int) -> None:
-        """Withdraw the rating of an answer (a thumb un-selected)."""
+    def clear_feedback(self, answer_id: int, *, user: str | None = None) -> None:
+        """Withdraw this user's rating of an answer (a thumb un-selected)."""
         with self._transaction() as conn:
-            conn.execute("DELETE FROM feedback WHERE answer_id = ?", (answer_id,))
+            conn.execute(
+                "DELETE FROM feedback WHERE answer_id = ? AND user_id = ?", (answer_id, user or "")
+            )
 
     def feedback(self, answer_ids: Sequence[int] | None = None) -> list[FeedbackRow]:
         """Feedback rows, newest first (optionally for some answers only)."""
@@ -256,13 +312,24 @@ class Ledger:
             rows = self._conn.execute(sql + " ORDER BY id DESC", params).fetchall()
         return [FeedbackRow(r["answer_id"], r["rating"], r["comment"], r["at"]) for r in rows]
 
-    def answers(self, limit: int = 100, *, backend: str | None = None) -> list[dict[str, Any]]:
-        """Recent answers with their figures and rating, newest first."""
-        where = "WHERE a.backend = ?" if backend else ""
-        params: list[Any] = [backend] if backend else []
+    def answers(
+        self, limit: int = 100, *, backend: str | None = None, user: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Recent answers with their figures and the rating of the user they were made for,
+        newest first (one user's only, when ``user`` is given)."""
+        conditions: list[str] = []
+        params: list[Any] = []
+        if backend:
+            conditions.append("a.backend = ?")
+            params.append(backend)
+        if user is not None:
+            conditions.append("a.user_id = ?")
+            params.append(user)
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT a.*, f.rating FROM answers a LEFT JOIN feedback f ON f.answer_id = a.id "
+                "SELECT a.*, f.rating FROM answers a LEFT JOIN feedback f "
+                "ON f.answer_id = a.id AND f.user_id = COALESCE(a.user_id, '') "
                 f"{where} ORDER BY a.id DESC LIMIT ?",
                 [*params, limit],
             ).fetchall()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from kbchat.answering.service import Answer, Answerer, Retrieval
+from kbchat.answering.service import Retrieval
 from kbchat.errors import CloudNotAllowedError, IndexEmptyError, KbchatError
 from kbchat.evaluation.dataset import EvalQuestion
 from kbchat.evaluation.metrics import (
@@ -33,10 +33,13 @@ from kbchat.evaluation.metrics import (
     summarise_model,
     summarise_retrieval,
 )
+from kbchat.identity import User, local_user
 from kbchat.settings import Settings
 from kbchat.verdict.figures import topic_at_depth
 
 if TYPE_CHECKING:
+    from kbchat.assistant import Models
+    from kbchat.compare import Comparison
     from kbchat.judging import JudgeItem, Judging
 
 ModelChoice = Literal["private", "cloud", "both"]
@@ -214,14 +217,16 @@ class EvalRunner:
         k: int | None = None,
         session: str | None = None,
         judge: bool = False,
+        user: User | None = None,
     ) -> None:
-        from kbchat.answerers import private_answerer
+        from kbchat.assistant import Assistant
 
         self.k = k or settings.retrieval.top_k
         retrieval = settings.retrieval.model_copy(update={"top_k": self.k})
         self.settings = settings.model_copy(update={"retrieval": retrieval})
         self.models = tuple(models)
         self.session = session
+        self.user = user or local_user()
         if "cloud" in self.models:
             from kbchat.policy.gate import CloudGate
 
@@ -233,19 +238,18 @@ class EvalRunner:
                     "gate_refused",
                     outcome=f"refused: {unavailable}",
                     session=session,
+                    user=self.user.id,
                     model=self.settings.cloud.cloud_model,
                 )
                 raise CloudNotAllowedError(unavailable)
-        # Building loads nothing: the private model loads on its first answer.
-        self.private, resolved = private_answerer(self.settings)
-        self.notice = resolved.notice if resolved and "private" in self.models else None
-        self._cloud: Answerer | None = None
+        # Building loads nothing: the private model loads on its first answer. The run keeps
+        # its own report, so the service records nothing in the ledger.
+        self.assistant = Assistant(self.settings, record=False)
+        self.private = self.assistant.private
+        self.notice = self.private.notice if "private" in self.models else None
         self.model_names = {"private": self.private.backend.model_name}
         if "cloud" in self.models:
-            from kbchat.answerers import cloud_answerer
-
-            self._cloud = cloud_answerer(self.settings)
-            self.model_names["cloud"] = self._cloud.backend.model_name
+            self.model_names["cloud"] = self.assistant.cloud.backend.model_name
         self.judging: Judging | None = None
         if judge:
             self.judging = self._judging()
@@ -266,16 +270,17 @@ class EvalRunner:
         return Judging(self.settings, session=self.session)
 
     def missing_gold_files(self, questions: Sequence[EvalQuestion]) -> list[str]:
-        """Gold files of the set that are not in the index (a typo, or a file not ingested).
+        """Gold files of the set that are not in the index (a typo, or a file not ingested),
+        or that the user may not read (for them it does not exist).
 
         Raises:
             IndexEmptyError: nothing has been ingested.
         """
-        from kbchat.knowledge import manifest_for
+        from kbchat.knowledge import readable_sources
 
         if self.private.index.count() == 0:
             raise IndexEmptyError()
-        indexed = manifest_for(self.settings).entries()
+        indexed = readable_sources(self.settings, self.user)
         gold = dict.fromkeys(g for q in questions for g in q.gold_files)
         return [g for g in gold if g not in indexed]
 
@@ -321,7 +326,7 @@ class EvalRunner:
         on_row: Callable[[EvalRow], None] | None,
     ) -> None:
         for number, question in enumerate(questions, start=1):
-            retrieval = self.private.retrieve(question.question)
+            retrieval = self.assistant.retrieve(question.question, user=self.user)
             sources = tuple(p.source for p in retrieval.passages)
             row = EvalRow(
                 number=number,
@@ -371,38 +376,27 @@ class EvalRunner:
         return self.judging.judge_case(None, question.question, passages, private.text, cloud.text)
 
     def _ask_private(self, question: EvalQuestion, retrieval: Retrieval) -> ModelAnswer:
-        name = self.model_names["private"]
-        try:
-            stream = self.private.stream(retrieval)
-        except Exception as err:  # noqa: BLE001 - recorded on the row, the run goes on
-            return failed_answer("private", name, _failure(err, "private"))
-        try:
-            answer = stream.consume()
-        except Exception as err:  # noqa: BLE001 - recorded on the row, the run goes on
-            answer = stream.answer
-            answer.error = _failure(err, "private")
+        result = self._answer(retrieval, "private")
+        answer = result.private
+        if answer is None:
+            return failed_answer("private", self.model_names["private"], result.errors["private"])
+        answer.error = answer.error or result.errors.get("private")
         return score_answer(question, answer)
 
     def _ask_cloud(self, question: EvalQuestion, retrieval: Retrieval) -> ModelAnswer:
-        from kbchat.cloud import start_cloud_answer
-
+        result = self._answer(retrieval, "cloud")
         name = self.model_names["cloud"]
-        try:
-            request = start_cloud_answer(
-                self.settings, retrieval, answerer=self._cloud, session=self.session
-            )
-        except CloudNotAllowedError as err:  # the gate's last check stopped the prompt
-            return not_asked_answer("cloud", name, str(err), withheld=0)
-        except Exception as err:  # noqa: BLE001 - recorded on the row, the run goes on
-            return failed_answer("cloud", name, _failure(err, "cloud"))
-        withheld = len(request.decision.withheld)
-        if request.stream is None:
-            reason = request.refused or "The cloud model was not asked."
-            return not_asked_answer("cloud", name, reason, withheld)
-        answer: Answer
-        try:
-            answer = request.stream.consume()
-        except Exception as err:  # noqa: BLE001 - recorded on the row, the run goes on
-            answer = request.stream.answer
-            answer.error = answer.error or _failure(err, "cloud")
+        withheld = len(result.decision.withheld) if result.decision else 0
+        answer = result.cloud
+        if result.refused is not None and (answer is None or not answer.text):
+            return not_asked_answer("cloud", name, result.refused, withheld=withheld)
+        if answer is None:
+            return failed_answer("cloud", name, result.errors.get("cloud", "no answer"))
+        answer.error = answer.error or result.errors.get("cloud")
         return score_answer(question, answer, withheld=withheld)
+
+    def _answer(self, retrieval: Retrieval, side: Models) -> Comparison:
+        """One model's answer through the answering service (the gate and audit for the
+        cloud); a failure is kept on the result, and the run goes on."""
+        run = self.assistant.answer(retrieval, user=self.user, models=side, session=self.session)
+        return run.run()
