@@ -1,16 +1,16 @@
 """How the Chat page answers a question: the private model, ChatGPT, or both side by side.
 
 Each function streams into the current assistant message and fills in the `ChatTurn`; the
-retrieval is done once by the caller and shared. ChatGPT is only ever asked through
-`kbchat.cloud.start_cloud_answer` (by `kbchat.conversation.start_cloud`, or inside
-`kbchat.compare.CompareRun`), which puts the question through the policy gate and the audit
-log; the conversation's history and taint come from `kbchat.conversation`.
+retrieval is done once by the caller and shared. Every answer comes from the answering
+service (`kbchat.assistant.Assistant`, through `services.assistant`), which asks ChatGPT only
+through the policy gate and the audit log and records the answers with the user's id; the
+conversation's history and taint come from `kbchat.conversation`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -19,74 +19,63 @@ from app import conversation, services
 from app.conversation import ChatTurn
 from app.gate_view import render_gate
 from app.render import label_markdown, sanitised_stream
-from app.side_by_side import (
-    WAIT_ICON,
-    new_comparison,
-    stream_both,
-    stream_private,
-    waiting_notice,
-)
-from kbchat.answering.service import Answer, AnswerStream, Retrieval, Turn
-from kbchat.conversation import carried_answer, start_cloud, start_private
+from app.side_by_side import WAIT_ICON, new_comparison, stream_comparison, waiting_notice
+from kbchat.answering.service import Retrieval, Turn
+from kbchat.compare import CompareEvent, CompareRun, Side
+from kbchat.conversation import carried_answer
 from kbchat.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
-def until_first_text(stream: AnswerStream, status: DeltaGenerator) -> Generator[str, None, None]:
-    """The answer's deltas; the waiting/reading status is cleared when the first one comes."""
-    waiting = True
+def _run(
+    turn: ChatTurn, retrieval: Retrieval, earlier: Sequence[Turn], config: Settings
+) -> CompareRun:
+    """The answering service's run for this turn (the user's, recorded with their id)."""
+    run = services.assistant(config).answer(
+        retrieval,
+        earlier,
+        user=services.user(),
+        models=turn.choice,
+        session=conversation.session_id(),
+    )
+    turn.compared = run.result  # the conversation's taint sees every answer a model started
+    return run
+
+
+def _stream(run: CompareRun, side: Side, status: DeltaGenerator) -> None:
+    """Stream one side of a run into the page; a queued question shows how many wait."""
+
+    def follow(event: CompareEvent) -> None:
+        if event.kind == "waiting":
+            status.info(waiting_notice(event.text), icon=WAIT_ICON)
+
+    deltas = run.deltas(side, follow)
     try:
-        for delta in stream:
-            if waiting and delta:
-                status.empty()
-                waiting = False
-            yield delta
-        if waiting:
-            status.empty()
+        _write(deltas, status)
     finally:
-        stream.close()  # an abandoned answer frees the model at once (no-op when finished)
+        deltas.close()  # an abandoned answer frees the model at once
 
 
-def _write(stream: AnswerStream, status: DeltaGenerator) -> Answer:
-    """Stream an answer into the page (escaped as it comes); returns the finished answer."""
-    deltas = sanitised_stream(until_first_text(stream, status))
-    try:
-        st.write_stream(deltas)
-    finally:
-        deltas.close()
-    return stream.answer
-
-
-def _record(turn: ChatTurn, config: Settings, retrieval: Retrieval) -> None:
-    if turn.answer is None:
-        return
-    try:
-        turn.answer_id = services.ledger(config).record_answer(
-            turn.question,
-            turn.answer,
-            session=conversation.session_id(),
-            retrieval_s=retrieval.seconds,
-        )
-    except Exception:  # the answer stands even if the ledger is unavailable
-        logger.exception("Could not record the answer in the ledger")
+def _finish(turn: ChatTurn, run: CompareRun, side: Side) -> None:
+    result = run.result
+    turn.answer = getattr(result, side)
+    turn.answer_id = result.answer_ids.get(side)
+    if side in result.errors:
+        turn.error = result.errors[side]
 
 
 def answer_private(
     turn: ChatTurn, retrieval: Retrieval, earlier: Sequence[Turn], config: Settings
 ) -> None:
-    """The private model answers; the answer goes to the ledger (thumbs attach to it)."""
-    answerer = services.answerer(config)
+    """The private model answers; the service records it in the ledger (thumbs attach)."""
     status = st.empty()
     if retrieval.relevant:
-        status.caption(label_markdown(f"{answerer.backend.model_name} is reading the passages…"))
-
-    def on_wait(ahead: int) -> None:
-        status.info(waiting_notice(ahead), icon=WAIT_ICON)
-
-    stream = start_private(turn, answerer, retrieval, earlier, on_wait=on_wait)
-    turn.answer = _write(stream, status)
-    _record(turn, config, retrieval)
+        name = services.answerer(config).backend.model_name
+        status.caption(label_markdown(f"{name} is reading the passages…"))
+    run = _run(turn, retrieval, earlier, config)
+    _stream(run, "private", status)
+    _finish(turn, run, "private")
 
 
 def answer_cloud(
@@ -94,24 +83,50 @@ def answer_cloud(
 ) -> None:
     """ChatGPT answers what the gate lets through; withheld passages and redactions are shown
     first. A refusal is kept in ``turn.refused``."""
-    request = start_cloud(
-        turn,
-        config,
-        retrieval,
-        earlier,
-        answerer=services.cloud_answerer(config),
-        session=conversation.session_id(),
-    )
-    turn.decision = request.decision
-    render_gate(request.decision)
-    if request.stream is None:
-        turn.refused = request.refused or "the policy gate refused the request."
-        return
+    run = _run(turn, retrieval, earlier, config)
+    gate_area = st.container()  # above the answer; filled once the gate has decided
     status = st.empty()
     if retrieval.relevant:
         status.caption(label_markdown(f"ChatGPT ({config.cloud.cloud_model}) is writing…"))
-    turn.answer = _write(request.stream, status)
-    _record(turn, config, retrieval)
+    deltas = run.deltas("cloud", lambda _event: None)
+    try:
+        first = next(deltas, None)  # the gate has decided by the cloud side's first event
+        turn.decision = run.result.decision
+        with gate_area:
+            render_gate(run.result.decision)
+        if run.result.refused is not None and run.result.cloud is None:
+            status.empty()
+            turn.refused = run.result.refused
+            return
+
+        def written() -> Generator[str, None, None]:
+            if first:
+                yield first
+            yield from deltas
+
+        _write(written(), status)
+    finally:
+        deltas.close()  # an abandoned answer frees the model at once
+    _finish(turn, run, "cloud")
+
+
+def _write(deltas: Iterator[str], status: DeltaGenerator) -> None:
+    """Write an answer's deltas into the page, escaped; the status clears at the first text."""
+
+    def cleared() -> Generator[str, None, None]:
+        waiting = True
+        for delta in deltas:
+            if waiting and delta:
+                status.empty()
+                waiting = False
+            yield delta
+        status.empty()
+
+    sanitised = sanitised_stream(cleared())
+    try:
+        st.write_stream(sanitised)
+    finally:
+        sanitised.close()
 
 
 def answer_both(
@@ -119,11 +134,8 @@ def answer_both(
 ) -> None:
     """Both models side by side, as on the Compare page; the private answer (or ChatGPT's,
     when the private model failed) carries the conversation on."""
-    unavailable = services.cloud_unavailable(config)
-    shown = new_comparison(retrieval, config, unavailable)
+    run = _run(turn, retrieval, earlier, config)
+    shown = new_comparison(run, config)
     turn.comparison = shown
-    if unavailable:
-        stream_private(retrieval, earlier, config, shown)
-    else:
-        stream_both(retrieval, earlier, config, shown)
+    stream_comparison(run, shown)
     turn.answer = carried_answer(shown.comparison)

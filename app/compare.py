@@ -10,11 +10,11 @@ import logging
 
 import streamlit as st
 
-from app import services
+from app import conversation, services
 from app.comparisons import ShownComparison, session_comparisons
 from app.render import answer_markdown, label_markdown
-from app.side_by_side import new_comparison, render_comparison, stream_both, stream_private
-from kbchat.errors import IndexEmptyError, KbchatError
+from app.side_by_side import new_comparison, render_comparison, stream_comparison
+from kbchat.errors import KbchatError
 from kbchat.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -45,20 +45,18 @@ def _heading(shown: ShownComparison) -> None:
     st.markdown(f"### {answer_markdown(shown.question)}")
 
 
-def _run(question: str, config: Settings, unavailable: str | None) -> None:
-    """Retrieve once, then stream both answers (or the private one alone) into the page."""
-    answerer = services.answerer(config)
-    if answerer.index.count() == 0:
-        raise IndexEmptyError()
+def _run(question: str, config: Settings) -> None:
+    """Retrieve once for the user, then stream both answers (or the private one alone, when
+    the cloud is unavailable) into the page, through the answering service."""
+    assistant = services.assistant(config)
+    user = services.user()
     with st.spinner("Searching the documents…"):
-        retrieval = answerer.retrieve(question)
-    shown = new_comparison(retrieval, config, unavailable)
+        retrieval = assistant.retrieve(question, user=user)
+    run = assistant.answer(retrieval, user=user, models="both", session=conversation.session_id())
+    shown = new_comparison(run, config)
     session_comparisons().append(shown)  # kept even if a rerun interrupts the answers
     _heading(shown)
-    if unavailable:
-        stream_private(retrieval, [], config, shown)
-    else:
-        stream_both(retrieval, [], config, shown)
+    stream_comparison(run, shown)
 
 
 def render_page() -> None:
@@ -82,7 +80,7 @@ def render_page() -> None:
         return
     with current:
         try:
-            _run(question, config, unavailable)
+            _run(question, config)
         except KbchatError as err:
             st.error(label_markdown(str(err)))
         except Exception:

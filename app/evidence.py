@@ -26,8 +26,9 @@ LEFT_OUT = "Also found, but left out of the prompt (no sentence came close to th
 
 
 def source_file(source: str) -> Path | None:
-    """The corpus file a passage came from, if it is still there and inside the corpus folder."""
-    if not source:
+    """The corpus file a passage came from, if it is still there, inside the corpus folder,
+    and the signed-in user may read it now (its access may have changed since the answer)."""
+    if not source or not services.may_read(source):
         return None
     corpus = services.settings().paths.corpus_dir.resolve()
     path = (corpus / source).resolve()
@@ -111,7 +112,9 @@ def _record_feedback(answer_id: int, key: str) -> None:
     if value is None:
         return  # un-selecting keeps the last rating: the ledger has no "no rating"
     try:
-        services.ledger().record_feedback(answer_id, 1 if value == 1 else -1)
+        services.ledger().record_feedback(
+            answer_id, 1 if value == 1 else -1, user=services.user().id
+        )
     except (ValueError, sqlite3.Error):
         logger.exception("Could not store the rating of answer %s", answer_id)
         st.toast("Your rating could not be saved.", icon=":material/error:")

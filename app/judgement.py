@@ -38,7 +38,9 @@ def _save(shown: ShownComparison) -> None:
         shown.judgement_error = CHOOSE_FIRST
         return
     try:
-        services.ledger().record_judgement(shown.comparison_id, verdict, comment or None)
+        services.ledger().record_judgement(
+            shown.comparison_id, verdict, comment or None, user=services.user().id
+        )
     except (ValueError, sqlite3.Error):
         logger.exception("Could not store the judgement of comparison %s", shown.comparison_id)
         shown.judgement_error = "The judgement could not be saved; the details are logged."

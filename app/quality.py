@@ -2,7 +2,8 @@
 
 Win rates (overall, over time, by topic) from the Compare page's judgements; groundedness and
 latency distributions per model and thumbs from the chat, from the recorded answers, for
-everyone; CSV export of every judgement and answer only for a signed-in admin.
+everyone; each user's own questions and answers ("Your answers"); CSV export of every
+judgement and answer only for a signed-in admin.
 ``app/views/quality.py`` calls `render_page`.
 """
 
@@ -191,6 +192,34 @@ def _exports(judgements: Sequence[Mapping[str, Any]], answers: Sequence[Mapping[
     st.caption(ADMIN_EXPORTS)
 
 
+YOUR_ANSWERS = "Your latest questions and answers (only you and the admins see them)."
+NO_OWN_ANSWERS = "You have not asked anything yet."
+OWN_LIMIT = 200
+
+
+def _own_answers(rows: Sequence[Mapping[str, Any]]) -> None:
+    """The signed-in user's own questions and answers, with their rating, and a CSV."""
+    st.header("Your answers")
+    if not rows:
+        st.caption(NO_OWN_ANSWERS)
+        return
+    st.caption(YOUR_ANSWERS)
+    table = pd.DataFrame(
+        [
+            {
+                "When": r["at"],
+                "Question": r["question"],
+                "Model": data.model_label(r),
+                "Answer": r["answer"],
+                "Rating": {1: "up", -1: "down"}.get(r["rating"], ""),
+            }
+            for r in rows
+        ]
+    )
+    st.dataframe(table, hide_index=True)
+    _download(st, list(rows), "your-answers", "Your answers (CSV)")
+
+
 def render_page() -> None:
     """Win rates, distributions, thumbs and exports; plain notes where there is no data yet."""
     st.title("Answer quality")
@@ -198,6 +227,7 @@ def render_page() -> None:
         ledger = services.ledger()
         judgements = ledger.judgements()
         answers = ledger.answers(ANSWERS_LIMIT)
+        own = ledger.answers(OWN_LIMIT, user=services.user().id)
     except Exception:
         logger.exception("The quality ledger cannot be read")
         st.error(UNREADABLE)
@@ -218,4 +248,5 @@ def render_page() -> None:
         _thumbs(answers)
     else:
         st.info(NO_ANSWERS, icon=":material/chat:")
+    _own_answers(own)
     _exports(judgements, answers)

@@ -18,9 +18,11 @@ from pydantic import SecretStr
 
 from kbchat.answerers import cloud_answerer as build_cloud_answerer
 from kbchat.answerers import private_answerer
-from kbchat.answering.service import Answer, Answerer
+from kbchat.answering.service import Answerer
+from kbchat.assistant import Assistant
 from kbchat.errors import KbchatError
-from kbchat.knowledge import KnowledgeStats, stats
+from kbchat.identity import User
+from kbchat.knowledge import KnowledgeStats, may_read_source, stats
 from kbchat.ledger import Ledger, ledger_for
 from kbchat.llm.models import configured_model_name
 from kbchat.llm.openai_compat import shown_url
@@ -132,16 +134,28 @@ def cloud_unavailable(config: Settings) -> str | None:
     return CloudGate(config).availability()
 
 
-def used_confidential(answer: Answer, config: Settings) -> bool:
-    """Whether an answer drew on a confidential passage, by its indexed label or its
-    document's current label (`kbchat.policy.labels`: an admin's new label or rule applies
-    at once, before any re-ingest).
+def user() -> User:
+    """Who is asking in this browser session (see `app.identity`)."""
+    from app.identity import current_user
 
-    Args:
-        answer: the answer.
-        config: effective settings (see `effective`).
+    found = current_user()
+    if found is None:  # the pages run only once the user is known (app/main.py)
+        raise KbchatError("You are not signed in.")
+    return found
+
+
+def assistant(config: Settings) -> Assistant:
+    """The answering service for these effective settings, on the answerers cached here.
+
+    Every answer of the UI goes through it: retrieval for the user, the gate, the ledger.
     """
-    return answer.used_confidential or CloudGate(config).any_confidential(answer.passages)
+    cloud = None if cloud_unavailable(config) else cloud_answerer(config)
+    return Assistant(config, private=answerer(config), cloud=cloud)
+
+
+def may_read(source: str) -> bool:
+    """Whether the signed-in user may read (and download) this document now."""
+    return may_read_source(settings(), user(), source)
 
 
 def label_in_force(source: str) -> str:
@@ -155,19 +169,24 @@ def ledger(config: Settings | None = None) -> Ledger:
     return ledger_for(config or settings())
 
 
-@st.cache_data(ttl=STATS_TTL_S, show_spinner=False, max_entries=4)
-def _cached_stats(_config: Settings, key: str) -> KnowledgeStats:
-    return stats(_config)
+@st.cache_data(ttl=STATS_TTL_S, show_spinner=False, max_entries=64)
+def _cached_stats(_config: Settings, _user: User, key: str) -> KnowledgeStats:
+    return stats(_config, _user)
 
 
 def knowledge_stats(config: Settings | None = None) -> KnowledgeStats:
-    """Figures about the knowledge base (documents, chunks, last ingest), briefly cached.
+    """Figures about the part of the knowledge base the signed-in user may read (documents,
+    chunks, last ingest), briefly cached per user and groups.
 
     Raises:
         KbchatError: the index cannot be read.
     """
     config = config or settings()
-    return _cached_stats(config, config.model_dump_json(include={"paths", "index"}))
+    reader = user()
+    who = f"{reader.id}|{','.join(sorted(reader.groups))}|{reader.full_access}"
+    return _cached_stats(
+        config, reader, f"{config.model_dump_json(include={'paths', 'index'})}|{who}"
+    )
 
 
 @dataclass(frozen=True)

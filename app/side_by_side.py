@@ -10,24 +10,18 @@ below. A failure or refusal on one side shows in that side's column only.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Sequence
-from typing import Any, cast
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from app import conversation, services
+from app import services
 from app.answer_view import render_answer_details
 from app.comparisons import SIDES, TITLES, ShownComparison, Side
 from app.gate_view import render_gate
 from app.judgement import render_footer
 from app.render import AnswerSanitiser, answer_markdown, label_markdown
-from kbchat.answering.service import Answerer, AnswerStream, Retrieval, Turn
-from kbchat.compare import CompareEvent, CompareRun, Comparison
-from kbchat.errors import KbchatError
-from kbchat.judging import judge_in_background
+from kbchat.compare import CompareEvent, CompareRun
 from kbchat.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -42,57 +36,8 @@ def waiting_notice(ahead: int | str) -> str:
 
 
 INTERRUPTED = "The answers were interrupted before they were complete."
+NO_CLOUD = "ChatGPT is not available."
 NO_ANSWER = "No answer."
-
-
-class StreamTracker:
-    """Keeps the answer streams a comparison starts, so that an abandoned run stops them.
-
-    `CompareRun` streams from its own threads and offers no way to stop them; when the page is
-    left mid-answer (a rerun, another page), `close_all` stops every stream, so the private
-    model is free for the next question at once. A stream started after that is stopped too.
-    """
-
-    def __init__(self) -> None:
-        self._streams: list[AnswerStream] = []
-        self._closed = False
-        self._lock = threading.Lock()
-
-    def wrap(self, answerer: Answerer) -> Answerer:
-        """The answerer, with every stream it starts kept here."""
-        return cast(Answerer, _TrackedAnswerer(answerer, self))
-
-    def add(self, stream: AnswerStream) -> None:
-        """Keep a stream (stop it at once when the run was already abandoned)."""
-        with self._lock:
-            self._streams.append(stream)
-            closed = self._closed
-        if closed:
-            stream.close()
-
-    def close_all(self) -> None:
-        """Stop every stream (a no-op for those that finished); safe to call twice."""
-        with self._lock:
-            self._closed = True
-            streams = list(self._streams)
-        for stream in streams:
-            stream.close()
-
-
-class _TrackedAnswerer:
-    """An `Answerer` whose streams a `StreamTracker` keeps; everything else is the inner one's."""
-
-    def __init__(self, inner: Answerer, tracker: StreamTracker) -> None:
-        self._inner = inner
-        self._tracker = tracker
-
-    def stream(self, *args: Any, **kwargs: Any) -> AnswerStream:
-        stream = self._inner.stream(*args, **kwargs)
-        self._tracker.add(stream)
-        return stream
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
 
 class _Column:
@@ -168,45 +113,20 @@ def render_outcome(side: Side, shown: ShownComparison) -> None:
     render_answer_details(answer, key=f"{shown.uid}-{side}", model_line=False)
 
 
-def new_comparison(
-    retrieval: Retrieval, config: Settings, unavailable: str | None
-) -> ShownComparison:
-    """A comparison about to run, with the names of the models that will answer."""
+def new_comparison(run: CompareRun, config: Settings) -> ShownComparison:
+    """How a run of the answering service is shown, with the names of the models that will
+    answer (ChatGPT's column only when the cloud was offered)."""
     private = services.answerer(config)
     stand_in = " (stand-in)" if private.fallback else ""
     return ShownComparison(
-        comparison=Comparison(retrieval.question, retrieval),
+        comparison=run.result,  # filled in place as the answers come
         models={
             "private": f"{private.backend.model_name}{stand_in}",
             "cloud": config.cloud.cloud_model,
         },
         private_notice=private.notice if private.fallback else None,
-        unavailable=unavailable,
+        unavailable=None if "cloud" in run.sides else run.result.refused or NO_CLOUD,
     )
-
-
-def _record(shown: ShownComparison) -> None:
-    comparison = shown.comparison
-    ledger = services.ledger()
-    try:
-        if shown.cloud_offered:
-            shown.comparison_id = ledger.record_comparison(
-                comparison, session=conversation.session_id()
-            )
-            # KBCHAT_JUDGE_AUTO: the judge rates it in the background (through the gate)
-            judge_in_background(
-                services.effective(), shown.comparison_id, session=conversation.session_id()
-            )
-        elif comparison.private is not None and "private" not in comparison.errors:
-            ledger.record_answer(
-                comparison.question,
-                comparison.private,
-                session=conversation.session_id(),
-                retrieval_s=comparison.retrieval.seconds,
-            )
-    except Exception:  # the answers stand even if the ledger is unavailable
-        logger.exception("Could not record the comparison in the ledger")
-        shown.record_error = "The comparison could not be recorded; the details are logged."
 
 
 def _drain(
@@ -224,71 +144,31 @@ def _drain(
         if event.kind == "refused":
             shown.refused = event.text
         columns[event.side].apply(event)
-    if not gate_drawn:
+    if not gate_drawn and shown.cloud_offered:
         with gate_slot:
             render_gate(run.result.decision)
 
 
-def stream_both(
-    retrieval: Retrieval, history: Sequence[Turn], config: Settings, shown: ShownComparison
-) -> None:
-    """Ask both models at once and stream their answers into two columns, then show the
-    figures, the agreement and the judgement form; the comparison goes to the ledger.
+def stream_comparison(run: CompareRun, shown: ShownComparison) -> None:
+    """Stream a run's answers into their columns (both, or the private one alone when the
+    cloud is unavailable), then show the figures, the agreement and the judgement form. The
+    answering service records the result (with the user's id) when both have ended.
 
     Args:
-        retrieval: the passages found (the same for both models).
-        history: earlier exchanges (the gate keeps confidential ones from ChatGPT).
-        config: effective settings.
+        run: the answering service's run (`kbchat.assistant.Assistant.answer`).
         shown: where the result is kept (from `new_comparison`).
     """
-    tracker = StreamTracker()
-    run = CompareRun(
-        config,
-        retrieval,
-        history,
-        tracker.wrap(services.answerer(config)),
-        cloud=tracker.wrap(services.cloud_answerer(config)),
-        session=conversation.session_id(),
-    )
-    shown.comparison = run.result  # filled in place as the answers come
     gate_slot = st.container()  # above the columns; filled once the gate has decided
     columns = _columns(shown)
     try:
         _drain(run, shown, gate_slot, columns)
     finally:
-        tracker.close_all()  # no-op when both finished; frees the models when abandoned
+        run.close()  # no-op when both finished; frees the models when abandoned
     for column in columns.values():
         column.flush()
-    _finish(shown, columns)
-
-
-def stream_private(
-    retrieval: Retrieval, history: Sequence[Turn], config: Settings, shown: ShownComparison
-) -> None:
-    """Only the private model answers (ChatGPT is unavailable): one column."""
-    column = _columns(shown)["private"]
-    column.status.caption(label_markdown(f"{shown.models['private']} is reading the passages…"))
-
-    def waiting(ahead: int) -> None:
-        column.apply(CompareEvent("private", "waiting", str(ahead)))
-
-    try:
-        stream = services.answerer(config).stream(retrieval, history, on_wait=waiting)
-        shown.comparison.private = stream.answer
-        try:
-            for delta in stream:
-                column.apply(CompareEvent("private", "delta", delta))
-        finally:
-            stream.close()
-    except KbchatError as err:
-        shown.comparison.errors["private"] = str(err)
-    column.apply(CompareEvent("private", "done"))
-    _finish(shown, {"private": column})
-
-
-def _finish(shown: ShownComparison, columns: dict[Side, _Column]) -> None:
     shown.finished = True
-    _record(shown)
+    shown.comparison_id = run.result.comparison_id
+    shown.record_error = run.result.record_error
     for side, column in columns.items():
         with column.details:
             render_outcome(side, shown)

@@ -132,6 +132,7 @@ class AuditLog:
         event: str | None = None,
         since: str | None = None,
         text: str | None = None,
+        user: str | None = None,
     ) -> list[AuditEntry]:
         """Rows, newest first.
 
@@ -140,6 +141,7 @@ class AuditLog:
             event: only this event kind.
             since: only rows at or after this ISO time.
             text: only rows whose question, outcome or detail contains this text.
+            user: only rows of this user id.
         """
         clauses: list[str] = []
         params: list[Any] = []
@@ -152,6 +154,9 @@ class AuditLog:
         if text:
             clauses.append("(question LIKE ? OR outcome LIKE ? OR detail LIKE ?)")
             params += [f"%{text}%"] * 3
+        if user:
+            clauses.append("user = ?")
+            params.append(user)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._lock:
             rows = self._conn.execute(

@@ -620,12 +620,15 @@ def evaluate(
     ),
     help="Only this kind of event.",
 )
+@click.option("--user", "user_id", metavar="USER", help="Only the rows of this user id.")
 @click.pass_obj
-def audit(settings: Settings, as_json: bool, limit: int, event: str | None) -> None:
+def audit(
+    settings: Settings, as_json: bool, limit: int, event: str | None, user_id: str | None
+) -> None:
     """The audit log: cloud calls, refusals by the policy gate, admin changes (newest first)."""
     from kbchat.audit import audit_for
 
-    rows = audit_for(settings).entries(limit, event=event)
+    rows = audit_for(settings).entries(limit, event=event, user=user_id)
     if as_json:
         _emit_json([row.to_dict() for row in rows])
         return
@@ -637,7 +640,8 @@ def audit(settings: Settings, as_json: bool, limit: int, event: str | None) -> N
             figures = f" tokens {row.tokens_in}/{row.tokens_out}"
             if row.cost_usd is not None:
                 figures += f" ${row.cost_usd:.5f}"
-        click.echo(f"{row.at} {row.event:<16} {row.outcome}{figures}")
+        who = f" [{row.user}]" if row.user else ""
+        click.echo(f"{row.at} {row.event:<16} {row.outcome}{figures}{who}")
         if row.question:
             click.echo(f"    question: {textwrap.shorten(row.question, 90)}")
         if row.passages_sent or row.passages_withheld:

@@ -216,7 +216,9 @@ class CompareRun:
     def __iter__(self) -> Iterator[CompareEvent]:
         return self.events()
 
-    def deltas(self, side: Side, on_event: Callable[[CompareEvent], None]) -> Iterator[str]:
+    def deltas(
+        self, side: Side, on_event: Callable[[CompareEvent], None]
+    ) -> Generator[str, None, None]:
         """The text of one side as it is written (for a single-model run); every event,
         that side's text included, also goes to ``on_event``."""
         events = self.events()

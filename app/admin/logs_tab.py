@@ -29,6 +29,7 @@ def render_audit(config: Settings) -> None:
     event = st.selectbox("Event", [ALL, *AUDIT_EVENTS], key="audit-event")
     since, until = _dates("audit")
     text = st.text_input("Containing", key="audit-text", placeholder="question, outcome, detail")
+    user = st.text_input("User", key="audit-user", placeholder="user id, e.g. alice@example.com")
     rows = audit_rows(
         config,
         event=None if event == ALL else event,
@@ -36,6 +37,7 @@ def render_audit(config: Settings) -> None:
         until=until,
         text=text.strip() or None,
         limit=LIMIT,
+        user=user.strip() or None,
     )
     _show_rows(rows, "audit", "row(s)")
 

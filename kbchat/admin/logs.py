@@ -28,13 +28,15 @@ def audit_rows(
     until: date | None = None,
     text: str | None = None,
     limit: int = 1000,
+    user: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Audit rows, newest first, filtered by event kind, days (inclusive) and text."""
+    """Audit rows, newest first, filtered by event kind, days (inclusive), text and user."""
     entries = audit_for(settings).entries(
         limit if until is None else limit * 10,
         event=event or None,
         since=since.isoformat() if since else None,
         text=text or None,
+        user=user or None,
     )
     end = _day_after(until) if until else None
     rows = [
