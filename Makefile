@@ -42,10 +42,12 @@ ingest: $(VENV)/.installed
 	$(BIN)/kbchat ingest
 
 run: ingest
+	$(BIN)/python -m kbchat.signin --address '$(HOST)'
 	@echo "kbchat UI on http://$(HOST):$(PORT) (Ctrl-C stops it)"
 	$(BIN)/python -m streamlit run app/main.py --server.address $(HOST) --server.port $(PORT)
 
 ui: $(VENV)/.installed
+	$(BIN)/python -m kbchat.signin --address '$(HOST)'
 	$(BIN)/python -m streamlit run app/main.py --server.address $(HOST) --server.port $(PORT)
 
 # The end-to-end tests drive Debian's Chromium (a test tool's own browser download is not used).

@@ -16,6 +16,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+from app.identity import current_user  # noqa: E402
 from app.sidebar import render_sidebar  # noqa: E402
 
 # Not named pages/: Streamlit would treat such a folder as its older multipage mode.
@@ -31,6 +32,9 @@ PAGES = [
 ]
 
 logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+# Nothing but the sign-in or refusal page (which current_user renders) before the user is known.
+if current_user() is None:
+    st.stop()
 page = st.navigation(PAGES)
 # Set once per run, after navigation, for the page about to run (two calls with different
 # layouts in one long run left the browser on the first one): side-by-side answers and charts

@@ -54,8 +54,25 @@ def _model() -> None:
         st.caption("Private model, running on this server.")
 
 
+def _signed_in() -> None:
+    """Who is signed in (name, groups) and, with single sign-on, the Sign out button."""
+    from app.identity import current_user, sign_out, sign_out_available
+
+    user = current_user()
+    if user is None:
+        return
+    st.markdown(f"Signed in: **{label_markdown(user.name)}**" + (" (admin)" if user.admin else ""))
+    if user.full_access:
+        st.caption("Everyone on this machine is this user; sign-in is off (KBCHAT_AUTH_MODE=none).")
+    else:
+        st.caption(label_markdown("Groups: " + ", ".join(sorted(user.groups))))
+    if sign_out_available():
+        st.button("Sign out", on_click=sign_out, key="sign-out", icon=":material/logout:")
+
+
 def render_sidebar() -> None:
-    """Knowledge base figures (documents, chunks, last ingest) and the model in use."""
+    """Who is signed in, knowledge base figures (documents, chunks, last ingest), the model."""
     with st.sidebar:
+        _signed_in()
         _knowledge_base()
         _model()

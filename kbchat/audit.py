@@ -24,6 +24,7 @@ AuditEvent = Literal[
     "document_changed",
     "admin_sign_in",
     "judge_call",
+    "sign_in",
 ]
 
 _SCHEMA = """

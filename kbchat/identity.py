@@ -128,3 +128,35 @@ def user_from_claims(
     if isinstance(shown, str) and shown.strip():
         return User(user.id, shown.strip(), user.groups, admin=user.admin)
     return user
+
+
+class MissingProxyHeaderError(IdentityError):
+    """Header mode, but the request carries no user header: kbchat was reached directly."""
+
+
+def user_from_headers(
+    headers: Mapping[str, str],
+    *,
+    user_header: str,
+    groups_header: str,
+    admin_groups: Iterable[str] = (),
+) -> User:
+    """The user an authenticating proxy names in its request headers (``KBCHAT_AUTH_MODE=header``).
+
+    Header names are compared case-insensitively; groups are one comma-separated header.
+
+    Raises:
+        MissingProxyHeaderError: no (or a blank) user header.
+        IdentityError: a group name cannot be used.
+    """
+    lowered = {name.lower(): value for name, value in headers.items()}
+    raw_id = lowered.get(user_header.lower(), "")
+    if not raw_id.strip():
+        raise MissingProxyHeaderError(
+            f"The request has no {user_header} header: kbchat must be reached through the "
+            "sign-in proxy (KBCHAT_AUTH_MODE=header), not directly. Open the address the "
+            "proxy serves, or set KBCHAT_AUTH_USER_HEADER to the header your proxy sets."
+        )
+    return acting_user(
+        raw_id, parse_groups(lowered.get(groups_header.lower())), admin_groups=admin_groups
+    )

@@ -17,6 +17,7 @@ from app.admin.ingest_tab import render_reingest
 from app.admin.logs_tab import render_audit, render_ledger
 from app.admin.settings_tab import render_settings
 from app.admin.signin import render_account, render_sign_in, signed_in
+from app.identity import current_user
 from kbchat.overrides import read_overrides
 
 logger = logging.getLogger(__name__)
@@ -28,10 +29,16 @@ def render_page() -> None:
     """The page; locked until an admin signs in."""
     st.title("Admin")
     config = admin_settings()
-    if not signed_in(config):
+    user = current_user()
+    if user is None:
+        return
+    if user.admin:  # a member of KBCHAT_ADMIN_GROUPS: no password
+        st.caption(f"Signed in as {user.name}, a member of an admin group.")
+    elif not signed_in(config):  # everyone else: the admin password, as without sign-in
         render_sign_in(config)
         return
-    render_account(config)
+    else:
+        render_account(config)
     problem = read_overrides(services.settings()).error
     if problem:  # the settings in force fail closed meanwhile (kbchat.overrides)
         say("error", problem)
