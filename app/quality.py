@@ -177,7 +177,7 @@ def _exports(judgements: Sequence[Mapping[str, Any]], answers: Sequence[Mapping[
     per-row exports) only for a signed-in admin: answers may repeat confidential documents."""
     st.subheader("Export")
     config = admin_settings()
-    if not signed_in(config):
+    if not (services.user().admin or signed_in(config)):
         left, _right = st.columns(2)
         topics = data.win_rate_table(win_rates(judgements, by="topic"), "Topic")
         rows = topics.to_dict("records") if judgements else []

@@ -11,9 +11,9 @@ import pytest
 from app.answer_view import NO_CLAIM, figure_rows, figures_markdown
 from app.gate_view import redaction_text, withheld_lines
 from app.quality_data import groundedness_bins, latency_bins, thumbs
-from app.side_by_side import StreamTracker
 from kbchat.answering.prompt import Passage
 from kbchat.answering.service import Answer, AnswerStream, Retrieval
+from kbchat.compare import CompareRun
 from kbchat.llm.base import ChatStream, GenerationStats
 from kbchat.policy.gate import GateDecision, Withheld
 from vectorstore.records import SearchHit
@@ -122,15 +122,30 @@ class _Endless:
 
 
 def test_an_abandoned_comparison_stops_its_streams() -> None:
-    tracker = StreamTracker()
-    endless = tracker.wrap(_Endless())  # type: ignore[arg-type]
-    assert endless.label == "private"  # everything but `stream` is the inner answerer's
-    first = endless.stream(Retrieval("q", [], True, 0.0))
-    assert next(iter(first)) == "x"
-    tracker.close_all()
-    assert list(first) == []  # stopped
-    late = endless.stream(Retrieval("q", [], True, 0.0))  # started after the page left
-    assert list(late) == []
+    """A page left mid-answer: the reader stops reading, and `CompareRun` stops the model."""
+    from kbchat.settings import Settings
+
+    run = CompareRun(
+        Settings(),
+        Retrieval("q", [], True, 0.0),
+        [],
+        _Endless(),
+        sides=("private",),  # type: ignore[arg-type]
+    )
+    events = run.events()
+    assert next(events).text == "x"
+    events.close()  # the page left: the run closes its streams
+    stream = run._streams[0]
+    assert list(stream) == []  # stopped, not writing forever
+    closed = CompareRun(
+        Settings(),
+        Retrieval("q", [], True, 0.0),
+        [],
+        _Endless(),
+        sides=("private",),  # type: ignore[arg-type]
+    )
+    closed.close()  # closed before its answer started: the stream stops as it starts
+    assert [e.kind for e in closed.events()] == ["done"]
 
 
 def test_passages_left_out_of_the_prompt_are_listed_apart() -> None:
