@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kbchat.answering.service import Answerer, Turn
-from kbchat.assistant import private_answerer
+from kbchat.answerers import private_answerer
 from kbchat.identity import User, acting_user
 from kbchat.knowledge import run_ingest, search
 from kbchat.settings import AccessSettings, Settings
