@@ -21,7 +21,6 @@ from app.gate_view import render_gate
 from app.render import answer_markdown, label_markdown
 from app.side_by_side import render_comparison
 from kbchat.answering.service import Retrieval, Turn
-from kbchat.conversation import retrieve
 from kbchat.errors import KbchatError
 from kbchat.settings import Settings
 
@@ -116,10 +115,12 @@ def _render_details(turn: ChatTurn) -> None:
 
 
 def _answer(turn: ChatTurn, earlier: list[Turn], config: Settings) -> None:
-    """Retrieve once, then stream the chosen model's answer (or both) into the page."""
-    answerer = services.answerer(config)
+    """Retrieve once for the signed-in user (only what they may read), then stream the chosen
+    model's answer (or both) into the page, through the answering service."""
     with st.spinner("Searching the documents…"):
-        retrieval = retrieve(answerer, turn.question, earlier)
+        retrieval = services.assistant(config).retrieve(
+            turn.question, earlier, user=services.user()
+        )
     turn.retrieval_s = retrieval.seconds
     ANSWERING[turn.choice](turn, retrieval, earlier, config)
 

@@ -1,9 +1,10 @@
 """One conversation: its exchanges, the history a follow-up is asked with, and its taint.
 
-The chat page and ``kbchat chat`` both hold their conversation through this module: a
-follow-up is retrieved with the earlier questions, answered with the earlier exchanges as
-history, and every cloud request goes through `kbchat.cloud.start_cloud_answer` (alone, or
-inside `kbchat.compare.CompareRun`), where the policy gate filters that history.
+The chat page and ``kbchat chat`` both hold their conversation through this module and answer
+through the answering service (`kbchat.assistant.Assistant`): a follow-up is retrieved with
+the earlier questions, answered with the earlier exchanges as history, and every cloud
+request goes through `kbchat.cloud.start_cloud_answer`, where the policy gate filters that
+history.
 
 The taint rule. Once an exchange has drawn on a confidential passage (any model was given
 one, judged by the labels in force when the next question is asked), that exchange and
@@ -20,19 +21,14 @@ labels, and a passage with a wrong label reaches the cloud directly anyway.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 from kbchat.answering.prompt import Passage
-from kbchat.answering.service import Answer, Answerer, AnswerStream, Retrieval, Turn
-from kbchat.audit import AuditLog
-from kbchat.cloud import CloudRequest, start_cloud_answer
-from kbchat.compare import CompareRun, Comparison
-from kbchat.errors import IndexEmptyError
-from kbchat.llm.base import OnWait
+from kbchat.answering.service import Answer, Turn
+from kbchat.compare import Comparison
 from kbchat.policy.gate import CloudGate
-from kbchat.settings import Settings
 
 Choice = Literal["private", "cloud", "both"]
 CHOICES: tuple[Choice, ...] = get_args(Choice)
@@ -111,76 +107,6 @@ def is_tainted(exchanges: Iterable[Exchange], gate: CloudGate) -> bool:
         or gate.any_confidential(p for a in e.given() for p in a.passages)
         for e in exchanges
     )
-
-
-def retrieve(answerer: Answerer, question: str, earlier: Sequence[Turn]) -> Retrieval:
-    """Retrieve once for a question, taking the earlier questions into account.
-
-    Raises:
-        IndexEmptyError: nothing has been ingested yet.
-        KbchatError: the index or the embedding model cannot be used.
-    """
-    if answerer.index.count() == 0:
-        raise IndexEmptyError()
-    return answerer.retrieve(question, earlier)
-
-
-def start_private(
-    exchange: Exchange,
-    answerer: Answerer,
-    retrieval: Retrieval,
-    earlier: Sequence[Turn],
-    *,
-    on_wait: OnWait | None = None,
-) -> AnswerStream:
-    """Start the private model's answer; the exchange knows its passages from the start.
-
-    Raises:
-        ModelError: the model cannot be loaded or refuses the request.
-    """
-    stream = answerer.stream(retrieval, earlier, on_wait=on_wait)
-    exchange.started.append(stream.answer)
-    return stream
-
-
-def start_cloud(
-    exchange: Exchange,
-    settings: Settings,
-    retrieval: Retrieval,
-    earlier: Sequence[Turn],
-    *,
-    answerer: Answerer | None = None,
-    session: str | None = None,
-    audit: AuditLog | None = None,
-) -> CloudRequest:
-    """Put the question through the policy gate (with the conversation) and start the
-    cloud answer if it may go; see `kbchat.cloud.start_cloud_answer`."""
-    request = start_cloud_answer(
-        settings, retrieval, earlier, answerer=answerer, session=session, audit=audit
-    )
-    if request.stream is not None:
-        exchange.started.append(request.stream.answer)
-    return request
-
-
-def start_both(
-    exchange: Exchange,
-    settings: Settings,
-    retrieval: Retrieval,
-    earlier: Sequence[Turn],
-    private: Answerer,
-    *,
-    cloud: Answerer | None = None,
-    session: str | None = None,
-    audit: AuditLog | None = None,
-) -> CompareRun:
-    """A comparison of both models on the question, with the conversation as history; the
-    exchange follows its answers as they start."""
-    run = CompareRun(
-        settings, retrieval, earlier, private, cloud=cloud, session=session, audit=audit
-    )
-    exchange.compared = run.result
-    return run
 
 
 def carried_answer(comparison: Comparison) -> Answer | None:

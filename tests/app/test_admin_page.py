@@ -451,8 +451,8 @@ def test_audit_log_viewer_filters_and_exports(kb: Settings) -> None:
     log.record("document_changed", outcome="ok", detail='{"source": "x.md"}')
     at = _signed_in_page()
     audit, ledger = _audit_and_ledger(at)
-    # newest first: the sign-in that opened the page is audited too
-    assert list(audit["event"]) == ["admin_sign_in", "document_changed", "cloud_call"]
+    # newest first: the sign-ins that opened the page (the user's, the admin's) are audited too
+    assert list(audit["event"]) == ["admin_sign_in", "sign_in", "document_changed", "cloud_call"]
     assert len(ledger) == 0
     at.selectbox(key="audit-event").select("cloud_call").run()
     audit, _ledger = _audit_and_ledger(at)

@@ -177,14 +177,19 @@ def test_cloud_switched_off_says_why_and_the_private_model_answers(
     at = open_compare()
     assert any("switched off" in w.value for w in at.warning)
     assert [b.label for b in at.button if b.label == "Compare"] == []
-    calls_before = len(audit_for(indexed).entries())
+    refusals_before = len(audit_for(indexed).entries(event="gate_refused"))
     ask(at, QUESTION)
     shown = all_text(at.main)
     assert "#### Private model" in shown and "#### ChatGPT" not in shown
     assert "Time to first token" in shown
     assert "ChatGPT was not offered" in shown
     assert not [r for r in at.radio if r.label == "Which answer was better?"]
-    assert len(audit_for(indexed).entries()) == calls_before  # the cloud was not even asked
+    assert not audit_for(indexed).entries(event="cloud_call")  # the cloud was not even asked
+    # ... and the fall-back to the private model alone is audited, as in every front end
+    refusals = audit_for(indexed).entries(event="gate_refused")
+    assert len(refusals) == refusals_before + 1
+    assert refusals[0].question == QUESTION and refusals[0].user == "local"
+    assert "switched off" in refusals[0].outcome
 
 
 def test_a_failing_cloud_shows_in_its_column_while_the_private_answer_completes(
