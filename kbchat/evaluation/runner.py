@@ -9,7 +9,6 @@ recorded on that question's row; the run goes on.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +47,6 @@ MODELS: dict[str, tuple[str, ...]] = {
     "cloud": ("cloud",),
     "both": ("private", "cloud"),
 }
-_LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -187,13 +185,6 @@ class EvalRun:
     def to_dict(self) -> dict[str, Any]:
         """The whole of ``kbchat eval --json``."""
         return {"summary": self.summary(), "rows": [row.to_dict() for row in self.rows]}
-
-
-def _failure(err: BaseException, label: str) -> str:
-    if isinstance(err, KbchatError):
-        return str(err)
-    _LOG.exception("the %s model failed", label)
-    return f"The {label} model failed unexpectedly ({type(err).__name__})."
 
 
 class EvalRunner:
