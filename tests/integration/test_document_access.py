@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kbchat.answering.service import Answerer
 from kbchat.answerers import private_answerer
+from kbchat.answering.service import Answerer
 from kbchat.identity import acting_user, local_user
 from kbchat.knowledge import (
     index_for,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from kbchat.answering.service import Answerer, Turn
 from kbchat.answerers import private_answerer
+from kbchat.answering.service import Answerer, Turn
 from kbchat.identity import User, acting_user
 from kbchat.knowledge import run_ingest, search
 from kbchat.settings import AccessSettings, Settings
