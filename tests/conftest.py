@@ -160,3 +160,16 @@ def control(cloud_stand_in: tuple[str, ProxyControl]) -> Iterator[ProxyControl]:
     ctl.requests.clear()
     yield ctl
     ctl.reset()
+
+
+@pytest.fixture(autouse=True)
+def loopback_address() -> Iterator[None]:
+    """AppTest runs have no ``--server.address``; serve them as ``make run`` does, on
+    loopback. Without this, ``KBCHAT_AUTH_MODE=none`` would (rightly) refuse every page:
+    Streamlit's default address is every interface."""
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    config.set_option("server.address", "127.0.0.1")
+    yield
+    config.set_option("server.address", before)
