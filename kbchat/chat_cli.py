@@ -150,26 +150,11 @@ class ChatSession:
 
     def _one(self, exchange: Exchange, run: CompareRun) -> None:
         """One model answers (the private one, or the cloud's through the gate)."""
-        from kbchat.cli import _print_figures, _print_sources, _print_withheld
+        from kbchat.cli import _print_figures, _print_sources, _stream_one
 
         side: Side = "private" if exchange.choice == "private" else "cloud"
         result = run.result
-        shown_gate = False
-
-        def follow(event: Any) -> None:
-            nonlocal shown_gate
-            if self.as_json:
-                return
-            if not shown_gate and result.decision is not None and event.kind != "refused":
-                _print_withheld(result.decision)
-                shown_gate = True
-            if event.kind == "waiting":
-                click.echo(f"(waiting for the model: {event.text} request(s) ahead)", err=True)
-            elif event.kind == "delta":
-                click.echo(event.text, nl=False)
-
-        for _ in run.deltas(side, follow):
-            pass
+        _stream_one(run, side, self.as_json)
         answer: Answer | None = getattr(result, side)
         if answer is None or side in result.errors:
             exchange.error = result.errors.get(side) or result.refused or NOT_ASKED

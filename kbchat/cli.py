@@ -277,11 +277,10 @@ def ask(settings: Settings, question: str, which: str, as_json: bool, user: Any)
             _ask_one(run, which, assistant.private.notice, as_json)
 
 
-def _ask_one(run: Any, side: str, notice: str | None, as_json: bool) -> None:
-    """One model's answer, streamed to the terminal (or printed as JSON at the end)."""
+def _stream_one(run: Any, side: str, as_json: bool) -> None:
+    """Run one model's answer to the end; on a terminal, print what the gate withheld before
+    the answer, the waiting notices, and the text as it is written (``kbchat ask``/``chat``)."""
     result = run.result
-    if notice and side == "private" and not as_json:
-        click.echo(f"Note: {notice}", err=True)
     shown_gate = False
 
     def follow(event: Any) -> None:
@@ -298,6 +297,14 @@ def _ask_one(run: Any, side: str, notice: str | None, as_json: bool) -> None:
 
     for _ in run.deltas(side, follow):
         pass
+
+
+def _ask_one(run: Any, side: str, notice: str | None, as_json: bool) -> None:
+    """One model's answer, streamed to the terminal (or printed as JSON at the end)."""
+    result = run.result
+    if notice and side == "private" and not as_json:
+        click.echo(f"Note: {notice}", err=True)
+    _stream_one(run, side, as_json)
     answer = getattr(result, side)
     if result.refused is not None and answer is None:
         if as_json:
