@@ -53,6 +53,13 @@ class Watcher:
             assert time.monotonic() < deadline, f"the index did not follow: {what}"
             time.sleep(0.1)
 
+    def next_report(self, what: str) -> IngestReport:
+        """The report of the next run. The index changes before the run reports, so a test
+        that waited on the index could read the previous run's report."""
+        seen = len(self.reports)
+        self.until(lambda: len(self.reports) > seen, what)
+        return self.reports[-1]
+
 
 @pytest.fixture
 def watcher(tmp_path: Path, small_corpus: Path) -> Iterator[Watcher]:
@@ -65,6 +72,13 @@ def watcher(tmp_path: Path, small_corpus: Path) -> Iterator[Watcher]:
         running.thread.join(30)
 
 
+def _write(path: Path, corpus: Path, text: str) -> None:
+    """Write whole, at once, so that no run sees the file half written."""
+    part = corpus.parent / f"{path.name}.part"  # beside the corpus, not in it
+    part.write_text(text, encoding="utf-8")
+    os.replace(part, path)
+
+
 def _sources(settings: Settings) -> set[str]:
     return set(manifest_for(settings).entries())
 
@@ -75,19 +89,20 @@ def test_index_follows_added_edited_and_deleted_files(watcher: Watcher) -> None:
     assert watcher.reports[0].files_added == 6
     assert "it/vpn.txt" in _sources(settings)
 
-    (corpus / "it" / "wifi.md").write_text("# Wi-Fi\n\nThe guest network is QuillonGuest.\n")
-    watcher.until(lambda: "it/wifi.md" in _sources(settings), "added file")
-    assert watcher.reports[-1].files_added == 1 and watcher.reports[-1].files_unchanged == 6
+    _write(corpus / "it" / "wifi.md", corpus, "# Wi-Fi\n\nThe guest network is QuillonGuest.\n")
+    added = watcher.next_report("added file")
+    assert added.files_added == 1 and added.files_unchanged == 6
+    assert "it/wifi.md" in _sources(settings)
     assert search(settings, "guest wifi network", 1)[0].metadata["source"] == "it/wifi.md"
 
-    (corpus / "it" / "wifi.md").write_text("# Wi-Fi\n\nThe guest network is now ZebraNet.\n")
-    watcher.until(lambda: watcher.reports[-1].files_updated == 1, "edited file")
+    _write(corpus / "it" / "wifi.md", corpus, "# Wi-Fi\n\nThe guest network is now ZebraNet.\n")
+    assert watcher.next_report("edited file").files_updated == 1
     [hit] = search(settings, "ZebraNet", 1, mode="keyword")
     assert hit.metadata["source"] == "it/wifi.md" and "ZebraNet" in hit.text
 
     (corpus / "it" / "vpn.txt").unlink()
-    watcher.until(lambda: "it/vpn.txt" not in _sources(settings), "deleted file")
-    assert watcher.reports[-1].files_removed == 1
+    assert watcher.next_report("deleted file").files_removed == 1
+    assert "it/vpn.txt" not in _sources(settings)
     assert search(settings, "QuillonConnect", 3, mode="keyword") == []
 
     runs = len(watcher.reports)
