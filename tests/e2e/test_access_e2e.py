@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from kbchat.answering.service import NOTHING_FOUND
 from tests.e2e.signin import oidc_provider, sign_in, write_secrets
+from tests.fixtures.browser import download_source
 from tests.fixtures.streamlit_server import APP, ROOT, app_env, ingest, start_streamlit
 
 pytestmark = pytest.mark.e2e
@@ -112,9 +113,8 @@ def test_alice_reads_the_hr_document_and_bob_cannot_tell_it_exists(
         expect(cited.first).to_be_visible()
         cited.first.locator("summary").click()
         expect(cited.first.get_by_test_id("stText")).to_contain_text(SECRET)
-        with alice.expect_download() as download:
-            cited.first.get_by_test_id("stDownloadButton").click()
-        assert SECRET in Path(download.value.path()).read_text(encoding="utf-8")
+        saved = download_source(alice, cited.first.get_by_test_id("stDownloadButton"))
+        assert SECRET in Path(saved.path()).read_text(encoding="utf-8")
 
         sign_in(bob, access_app.url, "bob")
         documents = bob.get_by_test_id("stSidebar").get_by_test_id("stMetric").first

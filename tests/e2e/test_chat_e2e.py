@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
+from tests.fixtures.browser import download_source
 from tests.fixtures.streamlit_server import APP, ROOT, app_env, chat_app, start_streamlit
 
 pytestmark = pytest.mark.e2e
@@ -106,11 +107,9 @@ def test_question_streams_an_answer_with_numbered_sources(
 
     # The passage's source file downloads from the corpus folder.
     evidence = numbered.nth(next(i for i, text in enumerate(shown) if PASSAGE_PHRASE in text))
-    with page.expect_download() as download_info:
-        evidence.get_by_test_id("stDownloadButton").click()
-    download = download_info.value
-    assert download.suggested_filename.endswith(".md")
-    assert PASSAGE_PHRASE in Path(download.path()).read_text(encoding="utf-8")
+    saved = download_source(page, evidence.get_by_test_id("stDownloadButton"))
+    assert saved.suggested_filename.endswith(".md")
+    assert PASSAGE_PHRASE in Path(saved.path()).read_text(encoding="utf-8")
     expect(assistant.get_by_test_id("stFeedback")).to_be_visible()
 
     shot = tmp_path / "chat.png"
