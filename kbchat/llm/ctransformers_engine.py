@@ -6,6 +6,8 @@ on current GGUF files and has crashed its process on some. So kbchat guards it t
   ``llama`` is refused with a message that names the file and points to llama.cpp;
 - the model runs in a child process: a crash inside the library ends that process only, and
   the UI or CLI gets a `ModelError` saying what happened; the next request starts a new child.
+  A crash before the answer's first word is retried once in a new child, since nothing has
+  been shown yet (the library's crashes on small files are not always repeatable).
 
 Calls into one model are serialised by a `FairLock` shared by every backend on the same file,
 as with llama.cpp, and a waiting request is told how many are ahead.
@@ -13,6 +15,7 @@ as with llama.cpp, and a waiting request is told how many are ahead.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import signal
 import threading
@@ -30,6 +33,7 @@ from kbchat.llm.locking import FairLock
 
 INSTALL_HINT = "pip install 'kbchat[ctransformers]'"
 _LOAD_TIMEOUT_S = 300.0
+_log = logging.getLogger(__name__)
 
 
 def check_llama_gguf(path: Path) -> None:
@@ -289,16 +293,26 @@ class CTransformersBackend:
         ttft: float | None = None
         tokens_in = tokens_out = 0
         child: _Child | None = None
-        finished = False
+        finished = retried = False
         try:
-            child = self._child()
-            child.send(("generate", prompt, max_tokens, temperature), "answering with")
             stop_sent = False
             while True:
-                if stream.stop_requested and not stop_sent:
-                    child.send(("stop",), "answering with")
-                    stop_sent = True
-                kind, value = child.recv("answering with")
+                try:
+                    if child is None:
+                        child = self._child()
+                        child.send(("generate", prompt, max_tokens, temperature), "answering with")
+                    if stream.stop_requested and not stop_sent:
+                        child.send(("stop",), "answering with")
+                        stop_sent = True
+                    kind, value = child.recv("answering with")
+                except ModelError:
+                    if child is None or ttft is not None or retried or stop_sent:
+                        raise  # words already shown would repeat; a second crash is the file's
+                    # Died before its first word: nothing is shown yet, so one new child may
+                    # answer in its place (the library's crashes are not always repeatable).
+                    _log.warning("%s; starting it again once", child.failure("answering with"))
+                    retried, child = True, None
+                    continue
                 if kind == "done":
                     tokens_in, tokens_out = value
                     finished = True
