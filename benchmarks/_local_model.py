@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from kbchat.knowledge import run_ingest
-from kbchat.llm.llamacpp import LlamaCppBackend, default_threads
+from kbchat.llm.llamacpp import LlamaCppBackend
+from kbchat.llm.model_registry import default_threads
 from kbchat.llm.models import ResolvedModel, resolve_local_model
 from kbchat.settings import PathSettings, Settings
 
@@ -44,7 +45,7 @@ class LocalModel:
         )
 
     def raw(self) -> Any:
-        """Raw ``llama_cpp.Llama``, loaded as kbchat loads it (`kbchat.llm.llamacpp._load`)."""
+        """Raw ``llama_cpp.Llama``, loaded as kbchat loads it (`model_registry._load`)."""
         import llama_cpp
 
         return llama_cpp.Llama(

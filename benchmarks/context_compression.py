@@ -49,7 +49,8 @@ from kbchat.answering.prompt import SYSTEM_PROMPT, Passage, build_messages  # no
 from kbchat.evaluation.dataset import EvalQuestion, load_eval_set  # noqa: E402
 from kbchat.evaluation.phrases import match_phrases  # noqa: E402
 from kbchat.knowledge import embedder_for  # noqa: E402
-from kbchat.llm.llamacpp import LlamaCppBackend, default_threads  # noqa: E402
+from kbchat.llm.llamacpp import LlamaCppBackend  # noqa: E402
+from kbchat.llm.model_registry import default_threads  # noqa: E402
 from kbchat.llm.models import resolve_local_model  # noqa: E402
 from kbchat.settings import LocalModelSettings, RetrievalSettings, Settings  # noqa: E402
 

@@ -53,7 +53,8 @@ from vectorstore import (  # noqa: E402
     SearchMode,
     SentenceTransformerEmbedder,
 )
-from vectorstore.onnx_embedder import META_FILE, MODEL_FILE, OnnxEmbedder  # noqa: E402
+from vectorstore.onnx.cache import META_FILE, MODEL_FILE  # noqa: E402
+from vectorstore.onnx.embedder import OnnxEmbedder  # noqa: E402
 
 EVAL = ROOT / "eval" / "docs_corpus_questions.jsonl"
 SCORED_MODES: tuple[SearchMode, ...] = ("hybrid", "dense")
@@ -164,7 +165,7 @@ def export_in_fresh_process(cache: Path, quantize: bool) -> tuple[float, float]:
     """
     script = (
         "import sys; from pathlib import Path; "
-        "from vectorstore.onnx_embedder import OnnxEmbedder; "
+        "from vectorstore.onnx.embedder import OnnxEmbedder; "
         "e = OnnxEmbedder(cache_dir=Path(sys.argv[1]), quantize=sys.argv[2] == '1'); "
         "e.embed_query('export'); print(e.model_dir)"
     )

@@ -13,7 +13,7 @@ from vectorstore.index import (
     SearchMode,
 )
 from vectorstore.keyword import KeywordIndex
-from vectorstore.onnx_embedder import OnnxEmbedder
+from vectorstore.onnx.embedder import OnnxEmbedder
 from vectorstore.records import ChunkRecord, Filters, SearchHit
 
 __all__ = [

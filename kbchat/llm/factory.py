@@ -2,14 +2,15 @@
 
 Building is cheap: nothing is loaded or connected here. A llama.cpp model is loaded on
 its first use and then shared by every backend with the same file and load parameters
-(`kbchat.llm.llamacpp.shared_model`), so calling these again (a Streamlit rerun, the CLI)
+(`kbchat.llm.model_registry.shared_model`), so calling these again (a Streamlit rerun, the CLI)
 never loads a model twice.
 """
 
 from __future__ import annotations
 
 from kbchat.llm.base import ChatBackend
-from kbchat.llm.llamacpp import LlamaCppBackend, default_threads
+from kbchat.llm.llamacpp import LlamaCppBackend
+from kbchat.llm.model_registry import default_threads
 from kbchat.llm.models import ResolvedModel, resolve_local_model
 from kbchat.llm.openai_compat import OpenAICompatBackend
 from kbchat.settings import CloudSettings, LimitSettings, LocalModelSettings

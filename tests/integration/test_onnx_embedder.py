@@ -29,7 +29,8 @@ from vectorstore import (
     KnowledgeIndex,
     SentenceTransformerEmbedder,
 )
-from vectorstore.onnx_embedder import META_FILE, MODEL_FILE, PARTIAL_MARK, OnnxEmbedder
+from vectorstore.onnx.cache import META_FILE, MODEL_FILE, PARTIAL_MARK
+from vectorstore.onnx.embedder import OnnxEmbedder
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,7 @@ FP32_MIN_COSINE = 0.9999
 
 EXPORT_SCRIPT = (
     "import sys; from pathlib import Path; "
-    "from vectorstore.onnx_embedder import OnnxEmbedder; "
+    "from vectorstore.onnx.embedder import OnnxEmbedder; "
     "OnnxEmbedder(cache_dir=Path(sys.argv[1])).embed_query('hello')"
 )
 

@@ -10,7 +10,8 @@ import pytest
 
 from vectorstore import EmbedderError, SentenceTransformerEmbedder
 from vectorstore.embedder import packaged_model_dir
-from vectorstore.onnx_embedder import OnnxEmbedder, cache_key
+from vectorstore.onnx.cache import cache_key
+from vectorstore.onnx.embedder import OnnxEmbedder
 
 pytestmark = pytest.mark.unit
 
