@@ -62,7 +62,7 @@ $(CHROMIUM):
 
 test: $(VENV)/.installed-dev $(CHROMIUM)
 	$(BIN)/ruff check kbchat ingest vectorstore app tests benchmarks
-	$(BIN)/mypy kbchat ingest vectorstore
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 # Every benchmarks/[!_]*.py, then one table of headline figures (BENCH_ARGS=--readme also

@@ -90,6 +90,8 @@ def _auth_section() -> dict[str, object] | None:
         section = st.secrets.get("auth")
     except Exception:  # noqa: BLE001 - no secrets file, or one that is not valid TOML
         return None
+    if section is None:  # no [auth] table in the secrets
+        return None
     return section.to_dict() if hasattr(section, "to_dict") else section
 
 

@@ -51,10 +51,11 @@ def load(path: Path, data: bytes) -> LoadedDocument:
         data: Its bytes.
 
     Returns:
-        The document, with front matter as metadata.
+        The document, with front matter as metadata. A page with no text whose front matter
+        holds ``redirect_to: URL`` is one passage "<title> has moved to <URL>".
 
     Raises:
-        LoadError: Undecodable text, invalid front matter, or no text.
+        LoadError: Undecodable text, invalid front matter, or no text (and no redirect).
     """
     metadata, body = split_front_matter(read_text(path, data))
     lines, first_h1 = _normalise(_COMMENT.sub("", body).split("\n"))
@@ -66,7 +67,19 @@ def load(path: Path, data: bytes) -> LoadedDocument:
         path_parts = (str(chunk.metadata.get(name, "")).strip() for _, name in _LEVELS)
         sections.append(Section(clean_text(text), tuple(part for part in path_parts if part)))
     title = metadata.get("title", "").strip() or first_h1 or humanise_stem(path)
+    target = metadata.get("redirect_to", "").strip()
+    if target and not any(section.text.strip() for section in sections):
+        sections = [_redirect_section(title, target)]
     return build_document(title=title, fmt="markdown", sections=sections, metadata=metadata)
+
+
+def _redirect_section(title: str, target: str) -> Section:
+    """The one passage of a page that only redirects (front matter ``redirect_to: URL``).
+
+    Such a page has no text of its own; indexing where it went lets a user who searches for
+    the old page find the new address instead of nothing.
+    """
+    return Section(f"{' '.join(title.split())} has moved to {target}", ())
 
 
 def split_front_matter(text: str) -> tuple[dict[str, str], str]:

@@ -237,6 +237,17 @@ def test_a_file_that_turns_bad_keeps_its_indexed_version(kb: Kb) -> None:
     assert kb.manifest.failures() == {}
 
 
+def test_a_redirect_page_is_found_where_it_went(kb: Kb) -> None:
+    (kb.corpus / "old-canteen.md").write_text(
+        "---\ntitle: Canteen menu\nredirect_to: https://intranet/food/canteen\n---\n"
+    )
+    report = kb.ingest()
+    assert report.failed == []
+    hits = kb.index.search("canteen menu", 1)
+    assert hits[0].metadata["source"] == "old-canteen.md"
+    assert "Canteen menu has moved to https://intranet/food/canteen" in hits[0].text
+
+
 # -- one run at a time, searches meanwhile ----------------------------------------------------
 
 

@@ -275,6 +275,25 @@ def test_markdown_only_front_matter(tmp_path: Path) -> None:
     assert failure(path) == "no text could be extracted"
 
 
+def test_markdown_redirect_page_is_one_passage(tmp_path: Path) -> None:
+    content = "---\ntitle: Travel  policy\nredirect_to: https://intranet/travel\n---\n\n"
+    doc = load(write(tmp_path, "old-travel.md", content))
+    assert doc.title == "Travel policy"
+    assert doc.sections == (Section("Travel policy has moved to https://intranet/travel", ()),)
+    assert doc.metadata["redirect_to"] == "https://intranet/travel"
+
+
+def test_markdown_redirect_title_from_file_name(tmp_path: Path) -> None:
+    doc = load(write(tmp_path, "old_expenses.md", "---\nredirect_to: /finance/expenses\n---\n"))
+    assert doc.sections == (Section("Old expenses has moved to /finance/expenses", ()),)
+
+
+def test_markdown_redirect_page_with_text_keeps_its_text(tmp_path: Path) -> None:
+    content = "---\nredirect_to: /new\n---\n# Moved\nSee the new page.\n"
+    doc = load(write(tmp_path, "old.md", content))
+    assert doc.sections == (Section("See the new page.", ("Moved",)),)
+
+
 # --- plain text and encodings -------------------------------------------------------------
 
 
