@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from pydantic import ValidationError
@@ -16,6 +17,9 @@ from pydantic import ValidationError
 from kbchat.cli_options import acting_user_options
 from kbchat.errors import KbchatError
 from kbchat.settings import Settings
+
+if TYPE_CHECKING:
+    from ingest.sync import IngestReport
 
 
 def _emit_json(data: object) -> None:
@@ -83,6 +87,37 @@ def main(ctx: click.Context) -> None:
     ctx.obj = _load_settings()
 
 
+def run_watch(
+    settings: Settings,
+    path: Path | None,
+    *,
+    interval: float,
+    full: bool = False,
+    as_json: bool = False,
+) -> None:
+    """Watch the folder and ingest on every change until Ctrl-C (``kbchat ingest --watch``).
+
+    Each run's summary is printed as it finishes (one JSON object per line with ``--json``);
+    a run that cannot complete prints its reason on stderr and is retried.
+    """
+    from kbchat.ingestion import summary
+    from kbchat.watch import watch
+
+    folder = path or settings.paths.corpus_dir
+
+    def report(result: IngestReport) -> None:
+        click.echo(json.dumps(result.to_dict()) if as_json else summary(result))
+
+    def error(err: KbchatError) -> None:
+        click.echo(f"[{time.strftime('%H:%M:%S')}] not ingested: {err}", err=True)
+
+    click.echo(f"Watching {folder} every {interval:g} s; Ctrl-C stops.", err=True)
+    try:
+        watch(settings, path, interval=interval, full=full, on_report=report, on_error=error)
+    except KeyboardInterrupt:
+        click.echo("Stopped watching.", err=True)
+
+
 @main.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--full", is_flag=True, help="Rebuild the index from nothing.")
@@ -112,11 +147,9 @@ def ingest(
       kbchat ingest --watch --interval 5
     """
     if watch:
-        from kbchat.admin.cli import run_watch
-
         run_watch(settings, path, interval=interval, full=full, as_json=as_json)
         return
-    from kbchat.admin.jobs import tracked_ingest
+    from kbchat.ingestion import tracked_ingest
 
     bar = _ProgressBar()
     try:
