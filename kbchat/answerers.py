@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from kbchat.answering.service import Answerer
-from kbchat.knowledge import index_for
+from kbchat.knowledge import AccessPolicy, index_for
 from kbchat.llm.factory import build_cloud_backend, build_private_backend
 from kbchat.llm.models import ResolvedModel
-from kbchat.policy.access import AccessPolicy
 from kbchat.settings import Settings
 
 

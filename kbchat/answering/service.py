@@ -23,7 +23,7 @@ from vectorstore.index import KnowledgeIndex
 from vectorstore.records import Filters, SearchHit
 
 if TYPE_CHECKING:
-    from kbchat.policy.access import AccessPolicy
+    from kbchat.knowledge import AccessPolicy
 
 BackendLabel = Literal["private", "cloud"]
 
