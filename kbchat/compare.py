@@ -19,7 +19,7 @@ from typing import Literal
 from kbchat.answering.scoring import agreement
 from kbchat.answering.service import Answer, Answerer, AnswerStream, Retrieval, Turn
 from kbchat.audit import AuditLog
-from kbchat.cloud import start_cloud_answer
+from kbchat.cloud_answer import start_cloud_answer
 from kbchat.errors import CloudNotAllowedError, KbchatError
 from kbchat.policy.gate import GateDecision
 from kbchat.settings import Settings

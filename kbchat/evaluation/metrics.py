@@ -34,7 +34,7 @@ latency
     model.
 tokens and cost
     totals over every call made, failed ones included; cost at the configured cloud prices
-    (``KBCHAT_CLOUD_PRICE_*``, `kbchat.cloud.cost_usd`), 0 for the private model.
+    (``KBCHAT_CLOUD_PRICE_*``, `kbchat.cloud_answer.cost_usd`), 0 for the private model.
 """
 
 from __future__ import annotations
