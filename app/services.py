@@ -116,7 +116,7 @@ def _cached_cloud_answerer(_config: Settings, key: str) -> Answerer:
 def cloud_answerer(config: Settings) -> Answerer:
     """The cloud-model answerer (built once per process and cloud settings).
 
-    Only ever hand it to `kbchat.cloud.start_cloud_answer` or `kbchat.compare.CompareRun`,
+    Only ever hand it to `kbchat.cloud_answer.start_cloud_answer` or `kbchat.compare.CompareRun`,
     which put every request through the policy gate; never stream from it directly.
 
     Args:

@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from kbchat.answering.service import Answerer
-from kbchat.knowledge import index_for
+from kbchat.knowledge import AccessPolicy, index_for
 from kbchat.llm.factory import build_cloud_backend, build_private_backend
 from kbchat.llm.models import ResolvedModel
-from kbchat.policy.access import AccessPolicy
 from kbchat.settings import Settings
 
 
@@ -59,7 +58,7 @@ def private_answerer(settings: Settings) -> tuple[Answerer, ResolvedModel | None
 def cloud_answerer(settings: Settings) -> Answerer:
     """An answerer on the cloud model, with the same retrieval and prompt as the private one.
 
-    Only ever stream from it through `kbchat.cloud.start_cloud_answer` (or the answering
+    Only ever stream from it through `kbchat.cloud_answer.start_cloud_answer` (or the answering
     service, `kbchat.assistant.Assistant`), which puts every request through the policy gate.
     """
     return Answerer(

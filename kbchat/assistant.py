@@ -8,7 +8,7 @@ answer through `Assistant`, so each rule lives once:
   both retrievers before fusion (`kbchat.policy.access`);
 - who answers (the private model, the cloud model, both side by side), and the fall-back to
   the private model alone when the cloud is unavailable, which is audited like any refusal;
-- the cloud policy gate and the audit log (`kbchat.cloud.start_cloud_answer`);
+- the cloud policy gate and the audit log (`kbchat.cloud_answer.start_cloud_answer`);
 - the ledger: every answer and comparison is recorded with the user's id, and a recorded
   comparison goes to the automatic judge (``KBCHAT_JUDGE_AUTO``).
 

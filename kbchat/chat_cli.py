@@ -139,9 +139,9 @@ class ChatSession:
     def _payload(
         self, retrieval: Retrieval, answers: list[Answer], *args: Any, **extra: Any
     ) -> dict[str, Any]:
-        from kbchat.cli import _ask_payload
+        from kbchat.cli_answers import ask_payload
 
-        payload = _ask_payload(retrieval, answers, *args, **extra)
+        payload = ask_payload(retrieval, answers, *args, **extra)
         payload["turn"] = len(self.exchanges)
         return payload
 
@@ -150,11 +150,11 @@ class ChatSession:
 
     def _one(self, exchange: Exchange, run: CompareRun) -> None:
         """One model answers (the private one, or the cloud's through the gate)."""
-        from kbchat.cli import _print_figures, _print_sources, _stream_one
+        from kbchat.cli_answers import print_figures, print_sources, stream_one
 
         side: Side = "private" if exchange.choice == "private" else "cloud"
         result = run.result
-        _stream_one(run, side, self.as_json)
+        stream_one(run, side, self.as_json)
         answer: Answer | None = getattr(result, side)
         if answer is None or side in result.errors:
             exchange.error = result.errors.get(side) or result.refused or NOT_ASKED
@@ -173,15 +173,15 @@ class ChatSession:
             self._emit(self._payload(result.retrieval, [answer], result.decision))
             return
         click.echo()
-        _print_sources(answer)
-        _print_figures(answer, result.retrieval.seconds)
+        print_sources(answer)
+        print_figures(answer, result.retrieval.seconds)
 
     def _both(self, exchange: Exchange, config: Settings, run: CompareRun) -> None:
-        from kbchat.cli import _compared_answers, _print_both
+        from kbchat.cli_answers import compared_answers, print_both
 
         result = run.run()
         exchange.answer = carried_answer(result)
-        answers = _compared_answers(
+        answers = compared_answers(
             result, self.private.backend.model_name, config.cloud.cloud_model
         )
         if all(a.error for a in answers):
@@ -197,7 +197,7 @@ class ChatSession:
             )
             self._emit(payload)
             return
-        _print_both(result, answers, None, as_json=False)
+        print_both(result, answers, None, as_json=False)
 
     def run(self, lines: TextIO, *, interactive: bool) -> None:
         """Answer every line until the input ends (or ``/quit``)."""

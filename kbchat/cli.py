@@ -5,21 +5,30 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from pydantic import ValidationError
 
+from kbchat.cli_answers import (
+    ask_json,
+    compared_answers,
+    emit_json,
+    print_both,
+    print_figures,
+    print_sources,
+    stream_one,
+)
 from kbchat.cli_options import acting_user_options
 from kbchat.errors import KbchatError
 from kbchat.settings import Settings
 
-
-def _emit_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+if TYPE_CHECKING:
+    from ingest.sync import IngestReport
 
 
 def _load_settings() -> Settings:
@@ -83,6 +92,37 @@ def main(ctx: click.Context) -> None:
     ctx.obj = _load_settings()
 
 
+def run_watch(
+    settings: Settings,
+    path: Path | None,
+    *,
+    interval: float,
+    full: bool = False,
+    as_json: bool = False,
+) -> None:
+    """Watch the folder and ingest on every change until Ctrl-C (``kbchat ingest --watch``).
+
+    Each run's summary is printed as it finishes (one JSON object per line with ``--json``);
+    a run that cannot complete prints its reason on stderr and is retried.
+    """
+    from kbchat.ingestion import summary
+    from kbchat.watch import watch
+
+    folder = path or settings.paths.corpus_dir
+
+    def report(result: IngestReport) -> None:
+        click.echo(json.dumps(result.to_dict()) if as_json else summary(result))
+
+    def error(err: KbchatError) -> None:
+        click.echo(f"[{time.strftime('%H:%M:%S')}] not ingested: {err}", err=True)
+
+    click.echo(f"Watching {folder} every {interval:g} s; Ctrl-C stops.", err=True)
+    try:
+        watch(settings, path, interval=interval, full=full, on_report=report, on_error=error)
+    except KeyboardInterrupt:
+        click.echo("Stopped watching.", err=True)
+
+
 @main.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--full", is_flag=True, help="Rebuild the index from nothing.")
@@ -112,11 +152,9 @@ def ingest(
       kbchat ingest --watch --interval 5
     """
     if watch:
-        from kbchat.admin.cli import run_watch
-
         run_watch(settings, path, interval=interval, full=full, as_json=as_json)
         return
-    from kbchat.admin.jobs import tracked_ingest
+    from kbchat.ingestion import tracked_ingest
 
     bar = _ProgressBar()
     try:
@@ -125,7 +163,7 @@ def ingest(
     finally:
         bar.close()
     if as_json:
-        _emit_json(report.to_dict())
+        emit_json(report.to_dict())
         return
     corpus = path or settings.paths.corpus_dir
     for note in report.notes:
@@ -175,7 +213,7 @@ def search(
         hits = run_search(settings, query, k, mode=mode, reader=user)  # type: ignore[arg-type]
     passages = [passage_dict(hit, rank) for rank, hit in enumerate(hits, start=1)]
     if as_json:
-        _emit_json({"query": query, "passages": passages})
+        emit_json({"query": query, "passages": passages})
         return
     if not passages:
         click.echo("No passages found.")
@@ -206,7 +244,7 @@ def stats(settings: Settings, as_json: bool) -> None:
     with _user_errors():
         figures = get_stats(settings)
     if as_json:
-        _emit_json(figures.to_dict())
+        emit_json(figures.to_dict())
         return
     lines: list[tuple[str, str]] = [
         ("documents", str(figures.documents)),
@@ -224,11 +262,6 @@ def stats(settings: Settings, as_json: bool) -> None:
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
         click.echo(f"{key.ljust(width)}  {value}")
-
-
-def _where(source: str, section: str | None, page: int | None) -> str:
-    text = source + (f" › {section}" if section else "")
-    return text + (f" (page {page})" if page else "")
 
 
 @main.command()
@@ -269,34 +302,12 @@ def ask(settings: Settings, question: str, which: str, as_json: bool, user: Any)
         run = assistant.ask(question, user=user, models=which)  # type: ignore[arg-type]
         if which == "both":
             result = run.run()
-            answers = _compared_answers(
+            answers = compared_answers(
                 result, assistant.private.backend.model_name, settings.cloud.cloud_model
             )
-            _print_both(result, answers, assistant.private.notice, as_json)
+            print_both(result, answers, assistant.private.notice, as_json)
         else:
             _ask_one(run, which, assistant.private.notice, as_json)
-
-
-def _stream_one(run: Any, side: str, as_json: bool) -> None:
-    """Run one model's answer to the end; on a terminal, print what the gate withheld before
-    the answer, the waiting notices, and the text as it is written (``kbchat ask``/``chat``)."""
-    result = run.result
-    shown_gate = False
-
-    def follow(event: Any) -> None:
-        nonlocal shown_gate
-        if as_json:
-            return
-        if not shown_gate and result.decision is not None and event.kind != "refused":
-            _print_withheld(result.decision)
-            shown_gate = True
-        if event.kind == "waiting":
-            click.echo(f"(waiting for the model: {event.text} request(s) ahead)", err=True)
-        elif event.kind == "delta":
-            click.echo(event.text, nl=False)
-
-    for _ in run.deltas(side, follow):
-        pass
 
 
 def _ask_one(run: Any, side: str, notice: str | None, as_json: bool) -> None:
@@ -304,125 +315,20 @@ def _ask_one(run: Any, side: str, notice: str | None, as_json: bool) -> None:
     result = run.result
     if notice and side == "private" and not as_json:
         click.echo(f"Note: {notice}", err=True)
-    _stream_one(run, side, as_json)
+    stream_one(run, side, as_json)
     answer = getattr(result, side)
     if result.refused is not None and answer is None:
         if as_json:
-            _ask_json(result.retrieval, [], result.decision, refused=result.refused)
+            ask_json(result.retrieval, [], result.decision, refused=result.refused)
         raise click.ClickException(result.refused)
     if side in result.errors:
         raise click.ClickException(result.errors[side])
     if as_json:
-        _ask_json(result.retrieval, [answer], result.decision)
+        ask_json(result.retrieval, [answer], result.decision)
         return
     click.echo()
-    _print_sources(answer)
-    _print_figures(answer, result.retrieval.seconds)
-
-
-def _ask_json(
-    retrieval: Any, answers: list[Any], decision: Any | None = None, **extra: Any
-) -> None:
-    _emit_json(_ask_payload(retrieval, answers, decision, **extra))
-
-
-def _ask_payload(
-    retrieval: Any, answers: list[Any], decision: Any | None = None, **extra: Any
-) -> dict[str, Any]:
-    """The object ``kbchat ask --json`` prints (``kbchat chat --json`` prints one per answer)."""
-    from kbchat.knowledge import passage_dict
-
-    payload: dict[str, Any] = {
-        "question": retrieval.question,
-        "passages": [passage_dict(p.hit, p.n) for p in retrieval.passages],
-        "retrieval_s": round(retrieval.seconds, 3),
-        "answers": [a.to_dict() for a in answers],
-    }
-    # What the cloud policy gate kept back and redacted (nothing when only the private model ran).
-    payload["withheld"] = [w.to_dict() for w in decision.withheld] if decision else []
-    payload["redactions"] = dict(decision.redactions) if decision else {}
-    # Earlier exchanges kept from the cloud (the conversation's taint; only in kbchat chat).
-    payload["history_withheld"] = decision.history_withheld if decision else 0
-    payload.update(extra)
-    return payload
-
-
-def _print_sources(answer: Any) -> None:
-    if answer.citations:
-        click.echo("\nSources:")
-        for c in answer.citations:
-            click.echo(f"  [{c.n}] {_where(c.source, c.section, c.page)}")
-
-
-def _print_figures(answer: Any, retrieval_s: float | None = None) -> None:
-    stats = answer.stats
-    if stats is None:
-        return
-    rate = f", {stats.tokens_per_s:.1f} tokens/s" if stats.tokens_per_s else ""
-    first = f"first token {stats.ttft_s:.2f} s, " if stats.ttft_s is not None else ""
-    cost = f", about ${answer.cost_usd:.5f}" if answer.cost_usd is not None else ""
-    ground = f", groundedness {answer.groundedness:.0%}" if answer.groundedness is not None else ""
-    tail = f"; retrieval {retrieval_s:.2f} s" if retrieval_s is not None else ""
-    click.echo(
-        f"({answer.model}: {first}{stats.seconds:.2f} s in all{rate}{cost}{ground}{tail})",
-        err=True,
-    )
-
-
-def _print_withheld(decision: Any) -> None:
-    for item in decision.withheld:
-        click.echo(
-            f"Withheld from the cloud: [{item.passage.n}] {item.passage.source} ({item.reason})",
-            err=True,
-        )
-    if decision.redactions:
-        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(decision.redactions.items()))
-        click.echo(f"Redacted before sending: {counts}", err=True)
-    if decision.history_withheld:
-        click.echo(
-            f"Withheld from the cloud: {decision.history_withheld} earlier exchange(s) of this "
-            "conversation (it drew on a confidential passage).",
-            err=True,
-        )
-
-
-def _compared_answers(result: Any, private_model: str, cloud_model: str) -> list[Any]:
-    """Both answers of a comparison, each with its error (or the gate's refusal) on it."""
-    from kbchat.answering.service import Answer
-
-    answers = [result.private or Answer("private", private_model)]
-    answers[0].error = answers[0].error or result.errors.get("private")
-    cloud = result.cloud or Answer("cloud", cloud_model)
-    cloud.error = cloud.error or result.errors.get("cloud")
-    if result.cloud is None and result.decision is not None and result.decision.reason:
-        cloud.error = result.decision.reason
-    answers.append(cloud)
-    return answers
-
-
-def _print_both(result: Any, answers: list[Any], notice: str | None, as_json: bool) -> None:
-    retrieval = result.retrieval
-    if as_json:
-        _ask_json(
-            retrieval,
-            answers,
-            result.decision,
-            agreement=None if result.agreement is None else round(result.agreement, 3),
-            wall_s=round(result.wall_s, 3),
-        )
-        return
-    if notice:
-        click.echo(f"Note: {notice}", err=True)
-    if result.decision is not None:
-        _print_withheld(result.decision)
-    for answer in answers:
-        click.echo(f"== {answer.backend}: {answer.model}")
-        click.echo(answer.error if answer.error and not answer.text else answer.text)
-        _print_sources(answer)
-        _print_figures(answer)
-        click.echo()
-    if result.agreement is not None:
-        click.echo(f"Agreement between the answers: {result.agreement:.0%}")
+    print_sources(answer)
+    print_figures(answer, result.retrieval.seconds)
 
 
 class _EvalProgress:
@@ -590,7 +496,7 @@ def evaluate(
         for path in report_paths:
             write_report(run, path)
     if as_json:
-        _emit_json(run.to_dict())
+        emit_json(run.to_dict())
     else:
         click.echo(render_text(run))
         if run.judge_model:
@@ -637,7 +543,7 @@ def audit(
 
     rows = audit_for(settings).entries(limit, event=event, user=user_id)
     if as_json:
-        _emit_json([row.to_dict() for row in rows])
+        emit_json([row.to_dict() for row in rows])
         return
     if not rows:
         click.echo("The audit log is empty.")
@@ -675,7 +581,7 @@ def models_list(settings: Settings, as_json: bool) -> None:
     rows = list_models(settings.local)
     if as_json:
         engine = settings.local.local_engine
-        _emit_json(
+        emit_json(
             [
                 {**row.__dict__, "path": str(row.path) if row.path else None, "engine": engine}
                 for row in rows

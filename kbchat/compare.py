@@ -16,12 +16,12 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from kbchat.answering.scoring import agreement
 from kbchat.answering.service import Answer, Answerer, AnswerStream, Retrieval, Turn
 from kbchat.audit import AuditLog
-from kbchat.cloud import start_cloud_answer
+from kbchat.cloud_answer import start_cloud_answer
 from kbchat.errors import CloudNotAllowedError, KbchatError
 from kbchat.policy.gate import GateDecision
-from kbchat.quality import agreement
 from kbchat.settings import Settings
 
 Side = Literal["private", "cloud"]

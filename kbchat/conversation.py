@@ -3,7 +3,7 @@
 The chat page and ``kbchat chat`` both hold their conversation through this module and answer
 through the answering service (`kbchat.assistant.Assistant`): a follow-up is retrieved with
 the earlier questions, answered with the earlier exchanges as history, and every cloud
-request goes through `kbchat.cloud.start_cloud_answer`, where the policy gate filters that
+request goes through `kbchat.cloud_answer.start_cloud_answer`, where the policy gate filters that
 history.
 
 The taint rule. Once an exchange has drawn on a confidential passage (any model was given

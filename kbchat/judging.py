@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from kbchat.audit import AuditLog, audit_for
-from kbchat.cloud import cost_usd
+from kbchat.cloud_answer import cost_usd
 from kbchat.errors import CloudNotAllowedError, KbchatError
 from kbchat.judge import (
     EvidencePassage,

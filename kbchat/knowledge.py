@@ -6,9 +6,10 @@ values. Heavy objects (embedder, index) are built once per process and shared.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingest.chunking import ChunkingOptions
 from ingest.loaders import LoaderLimits
@@ -31,6 +32,9 @@ from vectorstore import (
     SentenceTransformerEmbedder,
 )
 from vectorstore.records import Filters
+
+if TYPE_CHECKING:
+    from kbchat.policy.access import CurrentAccess
 
 _embedders: PerProcess[tuple[object, ...], Embedder] = PerProcess()
 _indexes: PerProcess[tuple[object, ...], KnowledgeIndex] = PerProcess()
@@ -274,6 +278,54 @@ def may_read_source(settings: Settings, user: User | None, source: str) -> bool:
     if source not in manifest_for(settings).entries():
         return False
     return user is None or user.full_access or current_access(settings).may_read(user, source)
+
+
+def reconcile_access(
+    settings: Settings, sources: Iterable[str], current: CurrentAccess | None = None
+) -> int:
+    """Rewrite the stored access of these documents' chunks to the access in force, in both
+    indexes (metadata only); returns how many documents needed it."""
+    from kbchat.policy.access import current_access
+
+    current = current or current_access(settings)
+    index = index_for(settings)
+    entries = manifest_for(settings).entries()
+    stored = index.stored_access()
+    rewritten = 0
+    for source in dict.fromkeys(sources):
+        entry = entries.get(source)
+        if entry is None:
+            continue
+        wanted = ",".join(sorted(current.groups(source)))
+        if set(stored.get(source, {None: 1})) == {wanted}:
+            continue
+        index.set_access(entry.chunk_ids, current.groups(source))
+        rewritten += 1
+    return rewritten
+
+
+class AccessPolicy:
+    """What retrieval asks about access: the access in force, and the repair of stale chunks.
+
+    The answering service receives it (it does not import the policy); the decision itself is
+    `kbchat.policy.access`, the repair `reconcile_access`.
+
+    Args:
+        settings: the settings (read afresh on every call).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def current(self) -> CurrentAccess:
+        """The access in force now."""
+        from kbchat.policy.access import current_access
+
+        return current_access(self.settings)
+
+    def reconcile(self, current: CurrentAccess, sources: Iterable[str]) -> int:
+        """Rewrite these documents' stored access to ``current``."""
+        return reconcile_access(self.settings, sources, current)
 
 
 def stats(settings: Settings, user: User | None = None) -> KnowledgeStats:

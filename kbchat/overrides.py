@@ -195,7 +195,7 @@ def store_access_override(
 ) -> tuple[list[str] | None, list[str] | None]:
     """Store (``None``: remove) an admin's groups for one document; returns (before, after).
 
-    Not audited here: `kbchat.policy.access.set_document_access` audits the whole change.
+    Not audited here: `kbchat.admin.documents.set_document_access` audits the whole change.
 
     Raises:
         ConfigError: the path or a group is invalid, or ``admin_settings.json`` cannot be used.

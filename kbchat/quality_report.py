@@ -1,4 +1,9 @@
-"""Figures for the quality page: win rates over time and by topic."""
+"""Reporting for the Quality page: verdict shares and win rates, over time and by topic.
+
+It sums up what the quality ledger holds (people's and the judge's verdicts); it sits above
+answering. Each answer's own scores (groundedness, agreement) are `kbchat.answering.scoring`,
+the evaluation set's metrics `kbchat.evaluation.metrics`; `app/quality*.py` only show them.
+"""
 
 from __future__ import annotations
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from ingest.discover import discover
 from ingest.sync import IngestReport, ProgressCallback
 from kbchat.errors import KbchatError
+from kbchat.ingestion import tracked_ingest
 from kbchat.overrides import overrides_path
 from kbchat.settings import Settings
 
@@ -49,14 +51,6 @@ def snapshot(corpus: Path, extra: Path | None = None) -> Snapshot:
     return picture
 
 
-def _tracked(
-    settings: Settings, corpus: Path | None, *, full: bool, progress: ProgressCallback | None
-) -> IngestReport:
-    from kbchat.admin.jobs import tracked_ingest
-
-    return tracked_ingest(settings, corpus, full=full, progress=progress, origin="watch")
-
-
 def watch(
     settings: Settings,
     corpus: Path | None = None,
@@ -84,11 +78,11 @@ def watch(
         progress: progress callback of each run.
         stop: set it to end the loop (checked every ``interval``).
         ingest: the function that runs one ingestion (default
-            `kbchat.admin.jobs.tracked_ingest`, which also shows the run on the admin page).
+            `kbchat.ingestion.tracked_ingest`, which also shows the run on the admin page).
     """
     if interval < MIN_INTERVAL_S:
         raise ValueError(f"the interval must be at least {MIN_INTERVAL_S} s")
-    run = ingest or _tracked
+    run = ingest or partial(tracked_ingest, origin="watch")
     folder = corpus or settings.paths.corpus_dir
     extra = overrides_path(settings)
     stop = stop or threading.Event()

@@ -12,8 +12,9 @@ import streamlit as st
 
 from app.admin.common import ADMIN_USER, say
 from app.render import label_markdown, when
-from kbchat.admin.jobs import JobStatus, current_job, start_reingest
+from kbchat.admin.jobs import current_job, start_reingest
 from kbchat.errors import KbchatError
+from kbchat.ingestion import JobStatus
 from kbchat.settings import Settings
 
 POLL_S = 1.0

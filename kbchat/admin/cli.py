@@ -1,8 +1,7 @@
-"""Admin commands: ``kbchat admin hash-password``, ``kbchat docs ...``, ``kbchat settings ...``,
-and ``kbchat ingest --watch``'s loop.
+"""Admin commands: ``kbchat admin hash-password``, ``kbchat docs ...``, ``kbchat settings ...``.
 
-`admin`, `docs` and `settings_group` are click groups that ``kbchat.cli`` registers; `run_watch`
-is what ``kbchat ingest --watch`` calls. They keep their heavy imports inside the functions.
+`admin`, `docs` and `settings_group` are click groups that ``kbchat.cli`` registers. They keep
+their heavy imports inside the functions.
 
 ``docs`` and ``settings`` do what the Admin page's Documents and Settings tabs do, through the
 same core functions (`kbchat.admin.documents`, `kbchat.overrides`), with the same checks and
@@ -14,8 +13,6 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -23,7 +20,7 @@ import click
 from kbchat.settings import Settings
 
 if TYPE_CHECKING:
-    from ingest.sync import IngestReport
+    pass
 
 
 @click.group()
@@ -57,49 +54,6 @@ def hash_password_command() -> None:
     )
 
 
-def _summary(report: IngestReport) -> str:
-    line = (
-        f"[{time.strftime('%H:%M:%S')}] {report.files_added} added, "
-        f"{report.files_updated} updated, {report.files_removed} removed, "
-        f"{report.files_unchanged} unchanged; +{report.chunks_added}/-{report.chunks_removed} "
-        f"chunks, {report.chunks_total} in total, in {report.seconds:.1f} s."
-    )
-    if report.access_rewritten:
-        line += f" Access rewritten for {report.access_rewritten} document(s)."
-    return line + "".join(f"\n  failed:  {f['path']}: {f['reason']}" for f in report.failed)
-
-
-def run_watch(
-    settings: Settings,
-    path: Path | None,
-    *,
-    interval: float,
-    full: bool = False,
-    as_json: bool = False,
-) -> None:
-    """Watch the folder and ingest on every change until Ctrl-C (``kbchat ingest --watch``).
-
-    Each run's summary is printed as it finishes (one JSON object per line with ``--json``);
-    a run that cannot complete prints its reason on stderr and is retried.
-    """
-    from kbchat.errors import KbchatError
-    from kbchat.watch import watch
-
-    folder = path or settings.paths.corpus_dir
-
-    def report(result: IngestReport) -> None:
-        click.echo(json.dumps(result.to_dict()) if as_json else _summary(result))
-
-    def error(err: KbchatError) -> None:
-        click.echo(f"[{time.strftime('%H:%M:%S')}] not ingested: {err}", err=True)
-
-    click.echo(f"Watching {folder} every {interval:g} s; Ctrl-C stops.", err=True)
-    try:
-        watch(settings, path, interval=interval, full=full, on_report=report, on_error=error)
-    except KeyboardInterrupt:
-        click.echo("Stopped watching.", err=True)
-
-
 # -- documents and settings, as on the Admin page ----------------------------------------------
 
 ADJUSTABLE_KEYS = ("cloud_allowed", "confidential_paths")
@@ -131,8 +85,8 @@ def _warn_if_unusable(settings: Settings) -> None:
 def _reingest_after(settings: Settings, what: str, user: str) -> None:
     """Write a change into the index now, as the Admin page does after it; a run that cannot
     start or fails is an error (exit status 1), never reported as done."""
-    from kbchat.admin.jobs import tracked_ingest
     from kbchat.errors import KbchatError
+    from kbchat.ingestion import summary, tracked_ingest
 
     try:
         report = tracked_ingest(settings, origin="command line", user=user)
@@ -141,7 +95,7 @@ def _reingest_after(settings: Settings, what: str, user: str) -> None:
             f"{what} is in force, but the re-ingest that writes it into the index failed: "
             f"{err} Run `kbchat ingest` when it can run."
         ) from err
-    click.echo(f"Re-ingested: {_summary(report)}", err=True)
+    click.echo(f"Re-ingested: {summary(report)}", err=True)
 
 
 @click.group()

@@ -10,7 +10,7 @@ this moment); the label in the index, written by the last ingestion, is listed b
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -31,14 +31,15 @@ from kbchat.admin.uploads import (
 )
 from kbchat.audit import audit_for
 from kbchat.errors import KbchatError
-from kbchat.knowledge import index_for, manifest_for
+from kbchat.knowledge import index_for, manifest_for, reconcile_access
 from kbchat.overrides import (
+    ACCESS_KEY,
     access_overrides,
     sensitivity_overrides,
     set_sensitivity_override,
     store_access_override,
 )
-from kbchat.policy.access import AccessInForce, current_access, set_document_access
+from kbchat.policy.access import AccessInForce, current_access
 from kbchat.policy.labels import LabelDecision, current_labels
 from kbchat.settings import Settings
 from vectorstore import ChromaStoreError
@@ -308,13 +309,52 @@ def set_sensitivity(
     return current_labels(settings).decide(source)
 
 
+def set_document_access(
+    settings: Settings, source: str, groups: Iterable[str] | None, *, user: str | None = None
+) -> AccessInForce:
+    """Set (``None``: remove) the admin's groups for one document, in force for the next search.
+
+    Stores the setting (``admin_settings.json``), rewrites the stored access of the document's
+    chunks in both indexes at once (no re-embedding) and writes the change to the audit log.
+
+    Returns:
+        The document's access in force afterwards (the intersection with its front matter and
+        the path rules, see `ingest.access`).
+
+    Raises:
+        ConfigError: the path or a group is invalid, or ``admin_settings.json`` cannot be used.
+    """
+    before, after = store_access_override(
+        settings, source, None if groups is None else list(groups)
+    )
+    relative = PurePosixPath(source).as_posix()
+    current = current_access(settings)
+    reconcile_access(settings, [relative], current)
+    decision = current.decide(relative)
+    audit_for(settings).record(
+        "setting_changed",
+        outcome="ok",
+        user=user,
+        detail=json.dumps(
+            {
+                "setting": ACCESS_KEY,
+                "source": relative,
+                "from": before,
+                "to": after,
+                "in_force": sorted(decision.groups),
+            }
+        ),
+    )
+    return decision
+
+
 def set_access(
     settings: Settings, source: str, groups: Sequence[str] | None, *, user: str | None = None
 ) -> AccessInForce:
     """Set which groups may read a document (``None``: back to front matter, rules, default).
 
     In force for the next search without a re-ingest: the document's chunks' stored access is
-    rewritten in both indexes (`kbchat.policy.access.set_document_access`); audited.
+    rewritten in both indexes (`set_document_access`); audited.
 
     Returns:
         The access in force afterwards, and why: only the groups that the front matter, the

@@ -13,17 +13,17 @@ from kbchat.answering.compress import ContextCompressor
 from kbchat.answering.followup import FollowupStrategy, search_with_history
 from kbchat.answering.prompt import SYSTEM_PROMPT, Passage
 from kbchat.answering.relevance import RelevanceGate, RelevanceVerdict
+from kbchat.answering.scoring import groundedness
 from kbchat.errors import IndexEmptyError, KbchatError, QuestionTooLongError
 from kbchat.identity import User
 from kbchat.llm.base import ChatBackend, ChatMessage, ChatStream, GenerationStats, OnWait
-from kbchat.quality import groundedness
 from vectorstore.chroma_store import ChromaStoreError
 from vectorstore.embedder import EmbedderError
 from vectorstore.index import KnowledgeIndex
 from vectorstore.records import Filters, SearchHit
 
 if TYPE_CHECKING:
-    from kbchat.policy.access import AccessPolicy
+    from kbchat.knowledge import AccessPolicy
 
 BackendLabel = Literal["private", "cloud"]
 

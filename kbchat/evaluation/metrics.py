@@ -16,7 +16,7 @@ key phrases
 refusal accuracy
     refused unanswerable questions over unanswerable questions. An answer is a refusal when
     the model was not called (no relevant passages) or it opens by saying the documents do
-    not cover the question (`kbchat.quality.is_refusal`, the test the quality code uses).
+    not cover the question (`kbchat.answering.scoring.is_refusal`, the test answer scoring uses).
 false refusals
     refused answerable questions over answerable questions.
 citation precision
@@ -26,14 +26,15 @@ citation precision
     model (to those questions) that cite at least one passage. ``None`` (n/a) when nothing
     was cited.
 groundedness
-    mean `kbchat.quality.groundedness` over answers written by the model that make a claim.
+    mean `kbchat.answering.scoring.groundedness` over answers written by the model that make a
+    claim.
 latency
     time to first token and total seconds (from the moment the model served the request),
     p50 and p95 by linear interpolation between closest ranks, over answers written by the
     model.
 tokens and cost
     totals over every call made, failed ones included; cost at the configured cloud prices
-    (``KBCHAT_CLOUD_PRICE_*``, `kbchat.cloud.cost_usd`), 0 for the private model.
+    (``KBCHAT_CLOUD_PRICE_*``, `kbchat.cloud_answer.cost_usd`), 0 for the private model.
 """
 
 from __future__ import annotations
@@ -43,10 +44,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from kbchat.answering.scoring import is_refusal
 from kbchat.answering.service import Answer
 from kbchat.evaluation.dataset import EvalQuestion
 from kbchat.evaluation.phrases import match_phrases
-from kbchat.quality import is_refusal
 
 Outcome = Literal["answered", "refused", "failed", "not_asked"]
 

@@ -1,7 +1,7 @@
 """Run an evaluation set: one retrieval per question, then each model on it, one after another.
 
 Both models answer from exactly the same `Retrieval`; the cloud model goes through the policy
-gate and the audit log like every other cloud call (`kbchat.cloud.start_cloud_answer`). The
+gate and the audit log like every other cloud call (`kbchat.cloud_answer.start_cloud_answer`). The
 models run one after the other, never at the same time, so one does not slow the other and
 the timings are each model's own. A model failing on a question (a rate limit, a timeout) is
 recorded on that question's row; the run goes on.

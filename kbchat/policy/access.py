@@ -8,9 +8,11 @@ per-document setting (``admin_settings.json``) and the default (``KBCHAT_DEFAULT
 and applies the rule of `ingest.access.access_for`: where several speak, the intersection.
 
 The index stores each chunk's access too (`vectorstore.access`), because the filter runs inside
-Chroma and SQLite. `set_document_access` rewrites it at once (no re-embedding); every ingestion
-run reconciles it with the access in force; a search that meets a chunk whose stored access is
-stale rewrites that document's chunks and searches again (`kbchat.answering.service`).
+Chroma and SQLite. `kbchat.admin.documents.set_document_access` rewrites it at once (no
+re-embedding); every ingestion run reconciles it with the access in force; a search that meets
+a chunk whose stored access is stale rewrites that document's chunks and searches again
+(`kbchat.answering.service`, through `kbchat.knowledge.AccessPolicy`). Those writes live above
+this module, beside the index: the decision here reads no index.
 
 Fail closed: access that cannot be determined is the empty set (only full-access readers):
 when ``admin_settings.json`` cannot be used, for a path that is not a document of the corpus
@@ -20,17 +22,14 @@ unreadable, and when its front matter cannot be parsed or names a group that can
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ingest.access import access_for, front_matter_access
-from kbchat.audit import audit_for
 from kbchat.identity import User
-from kbchat.overrides import ACCESS_KEY, AdminState, read_overrides, store_access_override
+from kbchat.overrides import ACCESS_KEY, AdminState, read_overrides
 from kbchat.settings import Settings
 
 _CACHE_LIMIT = 4096
@@ -158,85 +157,3 @@ class CurrentAccess:
 def current_access(settings: Settings) -> CurrentAccess:
     """The access in force now (reads the admin's settings once; ask per document)."""
     return CurrentAccess(settings)
-
-
-def reconcile(
-    settings: Settings, sources: Iterable[str], current: CurrentAccess | None = None
-) -> int:
-    """Rewrite the stored access of these documents' chunks to the access in force, in both
-    indexes (metadata only); returns how many documents needed it."""
-    from kbchat.knowledge import index_for, manifest_for
-
-    current = current or CurrentAccess(settings)
-    index = index_for(settings)
-    entries = manifest_for(settings).entries()
-    stored = index.stored_access()
-    rewritten = 0
-    for source in dict.fromkeys(sources):
-        entry = entries.get(source)
-        if entry is None:
-            continue
-        wanted = ",".join(sorted(current.groups(source)))
-        if set(stored.get(source, {None: 1})) == {wanted}:
-            continue
-        index.set_access(entry.chunk_ids, current.groups(source))
-        rewritten += 1
-    return rewritten
-
-
-class AccessPolicy:
-    """What retrieval asks about access: the access in force, and the repair of stale chunks.
-
-    Args:
-        settings: the settings (read afresh on every call).
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    def current(self) -> CurrentAccess:
-        """The access in force now."""
-        return CurrentAccess(self.settings)
-
-    def reconcile(self, current: CurrentAccess, sources: Iterable[str]) -> int:
-        """Rewrite these documents' stored access to ``current``."""
-        return reconcile(self.settings, sources, current)
-
-
-def set_document_access(
-    settings: Settings, source: str, groups: Iterable[str] | None, *, user: str | None = None
-) -> AccessInForce:
-    """Set (``None``: remove) the admin's groups for one document, in force for the next search.
-
-    Stores the setting (``admin_settings.json``), rewrites the stored access of the document's
-    chunks in both indexes at once (no re-embedding) and writes the change to the audit log.
-
-    Returns:
-        The document's access in force afterwards (the intersection with its front matter and
-        the path rules, see `ingest.access`).
-
-    Raises:
-        ConfigError: the path or a group is invalid, or ``admin_settings.json`` cannot be used.
-    """
-    before, after = store_access_override(
-        settings, source, None if groups is None else list(groups)
-    )
-    relative = PurePosixPath(source).as_posix()
-    current = CurrentAccess(settings)
-    reconcile(settings, [relative], current)
-    decision = current.decide(relative)
-    audit_for(settings).record(
-        "setting_changed",
-        outcome="ok",
-        user=user,
-        detail=json.dumps(
-            {
-                "setting": ACCESS_KEY,
-                "source": relative,
-                "from": before,
-                "to": after,
-                "in_force": sorted(decision.groups),
-            }
-        ),
-    )
-    return decision

@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Progress as Progress_
 
 from ingest.sync import IngestReport, Progress
+from kbchat import ingestion
 from kbchat.admin import auth, jobs
 from kbchat.admin.auth import hash_password
 from kbchat.audit import audit_for
@@ -381,7 +382,7 @@ def test_reingest_progress_survives_a_reload_and_a_second_start_is_refused(
     kb: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     blocking = BlockingIngest()
-    monkeypatch.setattr(jobs, "run_ingest", blocking)
+    monkeypatch.setattr(ingestion, "run_ingest", blocking)
     other_admin = _signed_in_page()  # rendered before the run starts: its button is live
     at = _signed_in_page()
     try:

@@ -12,14 +12,9 @@ import pytest
 
 from ingest.lock import ingest_lock
 from kbchat.admin import documents
-from kbchat.admin.jobs import (
-    JobFailedError,
-    read_status,
-    start_reingest,
-    tracked_ingest,
-    wait_for_job,
-)
+from kbchat.admin.jobs import JobFailedError, start_reingest, wait_for_job
 from kbchat.audit import audit_for
+from kbchat.ingestion import read_status, tracked_ingest
 from kbchat.knowledge import embedder_for, index_for, manifest_for, run_ingest
 from kbchat.overrides import set_override
 from kbchat.settings import Settings

@@ -14,7 +14,7 @@ import pytest
 from kbchat.answerers import private_answerer
 from kbchat.answering.service import Turn
 from kbchat.audit import AuditLog
-from kbchat.cloud import start_cloud_answer
+from kbchat.cloud_answer import start_cloud_answer
 from kbchat.compare import CompareRun
 from kbchat.knowledge import index_for, manifest_for
 from kbchat.policy.redaction import Redactor

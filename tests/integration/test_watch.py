@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from ingest.sync import IngestReport
-from kbchat.admin.jobs import read_status
 from kbchat.errors import KbchatError
+from kbchat.ingestion import read_status
 from kbchat.knowledge import manifest_for, search
 from kbchat.settings import Settings
 from kbchat.watch import snapshot, watch
@@ -132,7 +132,7 @@ def test_cli_watch_prints_each_run_and_stops_on_ctrl_c(tmp_path: Path, small_cor
     }
     code = (
         "from kbchat.settings import Settings\n"
-        "from kbchat.admin.cli import run_watch\n"
+        "from kbchat.cli import run_watch\n"
         "run_watch(Settings(), None, interval=0.2)\n"
     )
     proc = subprocess.Popen(

@@ -16,7 +16,7 @@ import pytest
 
 from kbchat.answerers import private_answerer
 from kbchat.audit import AuditLog
-from kbchat.cloud import start_cloud_answer
+from kbchat.cloud_answer import start_cloud_answer
 from kbchat.errors import KbchatError
 from kbchat.knowledge import run_ingest
 from kbchat.policy.gate import GateDecision

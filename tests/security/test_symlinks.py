@@ -14,7 +14,7 @@ import pytest
 from kbchat.admin.documents import delete_document, list_documents, set_sensitivity
 from kbchat.answerers import private_answerer
 from kbchat.audit import AuditLog, audit_for
-from kbchat.cloud import start_cloud_answer
+from kbchat.cloud_answer import start_cloud_answer
 from kbchat.errors import CloudNotAllowedError
 from kbchat.knowledge import manifest_for, run_ingest
 from kbchat.settings import RetrievalSettings, Settings

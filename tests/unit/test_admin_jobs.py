@@ -15,9 +15,11 @@ import pytest
 
 from ingest.lock import IngestLockedError
 from ingest.sync import IngestReport, Progress
+from kbchat import ingestion
 from kbchat.admin import jobs
-from kbchat.admin.jobs import JobRunningError, JobStatus, current_job, start_reingest
+from kbchat.admin.jobs import JobRunningError, current_job, start_reingest
 from kbchat.errors import KbchatError
+from kbchat.ingestion import JobStatus
 from kbchat.settings import Settings
 from tests.conftest import make_settings
 
@@ -48,7 +50,7 @@ class FakeIngest:
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeIngest]:
     ingest = FakeIngest()
-    monkeypatch.setattr(jobs, "run_ingest", ingest)
+    monkeypatch.setattr(ingestion, "run_ingest", ingest)
     yield ingest
     ingest.release.set()
 
@@ -63,13 +65,13 @@ def test_one_run_at_a_time_with_progress_then_report(tmp_path: Path, fake: FakeI
     assert fake.calls == 1
     seen = current_job(settings)
     assert seen is not None and seen.running and (seen.done, seen.total) == (1, 4)
-    on_disk = json.loads(jobs.status_path(settings).read_text())
+    on_disk = json.loads(ingestion.status_path(settings).read_text())
     assert on_disk["state"] == "running" and on_disk["pid"] == os.getpid()
     fake.release.set()
     done = jobs.wait_for_job(settings)
     assert done is not None and done.state == "done"
     assert done.report is not None and done.report["files_added"] == 4
-    assert json.loads(jobs.status_path(settings).read_text())["state"] == "done"
+    assert json.loads(ingestion.status_path(settings).read_text())["state"] == "done"
     start_reingest(settings)  # free again
     fake.release.set()
     jobs.wait_for_job(settings)
@@ -83,8 +85,8 @@ def test_status_file_of_another_process_is_shown_and_refuses_a_start(tmp_path: P
             state="running", origin="command line", started_at="2999-01-01T10:00:00+00:00",
             pid=other.pid, phase="writing", done=3, total=7,
         )  # fmt: skip
-        jobs.status_path(settings).parent.mkdir(parents=True)
-        jobs.status_path(settings).write_text(json.dumps(running.to_dict()))
+        ingestion.status_path(settings).parent.mkdir(parents=True)
+        ingestion.status_path(settings).write_text(json.dumps(running.to_dict()))
         assert current_job(settings) == running
         with pytest.raises(JobRunningError, match="from the command line at 10:00 UTC"):
             start_reingest(settings)
@@ -99,8 +101,10 @@ def test_a_refused_run_does_not_overwrite_the_status_of_the_running_one(
     tmp_path: Path, fake: FakeIngest
 ) -> None:
     settings = make_settings(tmp_path)
-    jobs.status_path(settings).parent.mkdir(parents=True)
-    jobs.status_path(settings).write_text('{"state": "done", "origin": "x", "started_at": "t"}')
+    ingestion.status_path(settings).parent.mkdir(parents=True)
+    ingestion.status_path(settings).write_text(
+        '{"state": "done", "origin": "x", "started_at": "t"}'
+    )
     locked = KbchatError("Another ingestion is running on /x (process 1): wait for it.")
     locked.__cause__ = IngestLockedError("locked")
     fake.fail_with = locked
@@ -109,7 +113,7 @@ def test_a_refused_run_does_not_overwrite_the_status_of_the_running_one(
     status = jobs.wait_for_job(settings)
     assert status is not None and status.state == "failed"
     assert status.error is not None and "Another ingestion is running" in status.error
-    assert json.loads(jobs.status_path(settings).read_text())["origin"] == "x", "untouched"
+    assert json.loads(ingestion.status_path(settings).read_text())["origin"] == "x", "untouched"
 
 
 def test_tracked_ingest_records_failure_and_interruption(
@@ -118,24 +122,26 @@ def test_tracked_ingest_records_failure_and_interruption(
     settings = make_settings(tmp_path)
     fake.fail_with = KbchatError("Corpus folder /nope does not exist.")
     with pytest.raises(KbchatError):
-        jobs.tracked_ingest(settings)
-    assert not jobs.status_path(settings).exists(), "never held the lock: nothing written"
+        ingestion.tracked_ingest(settings)
+    assert not ingestion.status_path(settings).exists(), "never held the lock: nothing written"
 
     def interrupted(settings: Settings, corpus: Any, *, full: bool, progress: Any) -> Any:
         progress(Progress(0, 2, "a.md", "scanning"))
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(jobs, "run_ingest", interrupted)
+    monkeypatch.setattr(ingestion, "run_ingest", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        jobs.tracked_ingest(settings, origin="watch")
-    status = jobs.read_status(settings)
+        ingestion.tracked_ingest(settings, origin="watch")
+    status = ingestion.read_status(settings)
     assert status is not None and status.state == "interrupted" and status.origin == "watch"
 
 
 def test_unreadable_status_file_means_no_run(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    jobs.status_path(settings).parent.mkdir(parents=True)
-    jobs.status_path(settings).write_text("{not json")
+    ingestion.status_path(settings).parent.mkdir(parents=True)
+    ingestion.status_path(settings).write_text("{not json")
     assert current_job(settings) is None
-    jobs.status_path(settings).write_text('{"state": "exploded", "origin": "x", "started_at": "t"}')
+    ingestion.status_path(settings).write_text(
+        '{"state": "exploded", "origin": "x", "started_at": "t"}'
+    )
     assert current_job(settings) is None

@@ -11,6 +11,7 @@ import pytest
 
 from kbchat.answering.citations import map_citations
 from kbchat.answering.prompt import Passage
+from kbchat.answering.scoring import groundedness
 from kbchat.answering.service import NOTHING_FOUND, Answer
 from kbchat.evaluation import EvalQuestion, percentile, score_retrieval
 from kbchat.evaluation.metrics import (
@@ -21,7 +22,6 @@ from kbchat.evaluation.metrics import (
 )
 from kbchat.evaluation.runner import EvalRow, EvalRun
 from kbchat.llm.base import GenerationStats
-from kbchat.quality import groundedness
 from vectorstore.records import SearchHit
 
 pytestmark = pytest.mark.unit

@@ -1,12 +1,13 @@
-"""The one refusal test (kbchat.quality.is_refusal), shared by groundedness and kbchat eval."""
+"""The one refusal test (`kbchat.answering.scoring.is_refusal`), shared by groundedness and
+kbchat eval."""
 
 from __future__ import annotations
 
 import pytest
 
 from kbchat.answering.prompt import Passage
+from kbchat.answering.scoring import groundedness, is_refusal, says_not_covered
 from kbchat.answering.service import NOTHING_FOUND
-from kbchat.quality import groundedness, is_refusal, says_not_covered
 from vectorstore.records import SearchHit
 
 pytestmark = pytest.mark.unit

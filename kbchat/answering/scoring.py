@@ -1,4 +1,4 @@
-"""Answer quality figures: groundedness of one answer, agreement between two.
+"""Answer scoring: groundedness of one answer, agreement between two.
 
 Groundedness is the share of an answer's sentences supported by a passage they cite. A
 sentence counts as supported when it cites at least one passage the model was given and, for

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kbchat.answering.prompt import Passage
-from kbchat.quality import groundedness, sentences, supported
+from kbchat.answering.scoring import groundedness, sentences, supported
 from vectorstore.records import SearchHit
 
 pytestmark = pytest.mark.unit
