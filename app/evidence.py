@@ -13,6 +13,7 @@ import streamlit as st
 from app import services
 from app.conversation import ChatTurn
 from app.render import label_markdown, timing_text, where
+from ingest.corpus_paths import inside_corpus
 from kbchat.answering.prompt import Passage
 
 logger = logging.getLogger(__name__)
@@ -30,11 +31,8 @@ def source_file(source: str) -> Path | None:
     and the signed-in user may read it now (its access may have changed since the answer)."""
     if not source or not services.may_read(source):
         return None
-    corpus = services.settings().paths.corpus_dir.resolve()
-    path = (corpus / source).resolve()
-    if not path.is_relative_to(corpus) or not path.is_file():
-        return None
-    return path
+    path = inside_corpus(services.settings().paths.corpus_dir, source)
+    return path if path is not None and path.is_file() else None
 
 
 def _reader(path: Path) -> Callable[[], bytes]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
+from ingest.corpus_paths import inside_corpus
 from ingest.discover import discover
 from ingest.links import link_target
 from ingest.loaders import SUPPORTED_EXTENSIONS
@@ -231,12 +232,11 @@ def _known(settings: Settings, source: str) -> tuple[str, Path]:
     Only the folders are resolved, not the last part: for a symbolic link this is the link
     itself (deleting it removes the link, never the file it points to, wherever that is).
     """
-    corpus = settings.paths.corpus_dir.resolve()
     relative = PurePosixPath(source)
-    if relative.is_absolute() or ".." in relative.parts or not relative.name:
-        raise DocumentError(f"{source} is not a document in the document folder.")
-    path = (corpus / relative).parent.resolve() / relative.name
-    if not path.parent.is_relative_to(corpus):
+    path = None
+    if not relative.is_absolute() and ".." not in relative.parts:
+        path = inside_corpus(settings.paths.corpus_dir, relative, follow_link=False)
+    if path is None:
         raise DocumentError(f"{source} is not a document in the document folder.")
     present = path.is_file() or path.is_symlink()
     if not present and source not in manifest_for(settings).entries():
