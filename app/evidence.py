@@ -12,8 +12,9 @@ import streamlit as st
 
 from app import services
 from app.conversation import ChatTurn
-from app.render import label_markdown, timing_text, where
+from app.render import label_markdown, timing_text
 from ingest.corpus_paths import inside_corpus
+from kbchat.answering.citations import location
 from kbchat.answering.prompt import Passage
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,9 @@ def render_passage(passage: Passage, key: str) -> None:
 
     The passage text is shown as plain text (``st.text``): never Markdown or HTML.
     """
-    label = label_markdown(f"[{passage.n}] {where(passage.source, passage.section, passage.page)}")
+    label = label_markdown(
+        f"[{passage.n}] {location(passage.source, passage.section, passage.page)}"
+    )
     with st.expander(label):
         facts = [f"Source: {passage.source or 'unknown'}"]
         facts.append(f"Section: {passage.section or 'none'}")

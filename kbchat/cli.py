@@ -168,6 +168,7 @@ def search(
       kbchat search "how many days of annual leave"
       kbchat search "VPN client" -k 3 --json
     """
+    from kbchat.answering.citations import location
     from kbchat.knowledge import passage_dict
     from kbchat.knowledge import search as run_search
 
@@ -180,8 +181,7 @@ def search(
     if not passages:
         click.echo("No passages found.")
     for p in passages:
-        where = p["source"] + (f" › {p['section']}" if p["section"] else "")
-        where += f" (page {p['page']})" if p["page"] else ""
+        where = location(p["source"], p["section"], p["page"])
         click.echo(f"[{p['rank']}] {where}  [{p['sensitivity']}]  score {p['score']:.4f}")
         click.echo(textwrap.indent(textwrap.shorten(p["text"], 300), "    "))
 
@@ -224,11 +224,6 @@ def stats(settings: Settings, as_json: bool) -> None:
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
         click.echo(f"{key.ljust(width)}  {value}")
-
-
-def _where(source: str, section: str | None, page: int | None) -> str:
-    text = source + (f" › {section}" if section else "")
-    return text + (f" (page {page})" if page else "")
 
 
 @main.command()
@@ -348,10 +343,12 @@ def _ask_payload(
 
 
 def _print_sources(answer: Any) -> None:
+    from kbchat.answering.citations import location
+
     if answer.citations:
         click.echo("\nSources:")
         for c in answer.citations:
-            click.echo(f"  [{c.n}] {_where(c.source, c.section, c.page)}")
+            click.echo(f"  [{c.n}] {location(c.source, c.section, c.page)}")
 
 
 def _print_figures(answer: Any, retrieval_s: float | None = None) -> None:
