@@ -19,7 +19,7 @@ from ingest.corpus_paths import inside_corpus
 from ingest.discover import discover
 from ingest.links import link_target
 from ingest.loaders import SUPPORTED_EXTENSIONS
-from ingest.lock import IngestLockedError, ingest_lock
+from ingest.lock import ingest_lock
 from ingest.manifest import FileEntry
 from ingest.sensitivity import LABELS
 from kbchat.admin.uploads import (
@@ -31,8 +31,9 @@ from kbchat.admin.uploads import (
     save_upload,
 )
 from kbchat.audit import audit_for
-from kbchat.errors import KbchatError
+from kbchat.errors import IngestBusyError, KbchatError
 from kbchat.knowledge import index_for, manifest_for
+from kbchat.lower_errors import translated
 from kbchat.overrides import (
     access_overrides,
     sensitivity_overrides,
@@ -42,7 +43,6 @@ from kbchat.overrides import (
 from kbchat.policy.access import AccessInForce, current_access, set_document_access
 from kbchat.policy.labels import LabelDecision, current_labels
 from kbchat.settings import Settings
-from vectorstore import ChromaStoreError
 
 __all__ = [
     "LABELS",
@@ -257,7 +257,10 @@ def delete_document(settings: Settings, source: str, *, user: str | None = None)
     source, path = _known(settings, source)
     index_dir = settings.paths.index_dir.resolve()
     try:
-        with ingest_lock(index_dir):
+        with (
+            translated(unavailable_fix=f"Run ingestion again to finish removing {source}."),
+            ingest_lock(index_dir),
+        ):
             try:
                 path.unlink(missing_ok=True)
             except OSError as err:
@@ -268,12 +271,10 @@ def delete_document(settings: Settings, source: str, *, user: str | None = None)
             if entry is not None:
                 index_for(settings).delete(entry.chunk_ids)
             manifest.remove_file(source)
-    except IngestLockedError:
+    except IngestBusyError:
         raise DocumentError(
             f"An ingestion is running, so {source} was not deleted: try again when it has finished."
         ) from None
-    except ChromaStoreError as err:
-        raise KbchatError(f"{err}. Run ingestion again to finish removing {source}.") from err
     if source in sensitivity_overrides(settings):
         set_sensitivity_override(settings, source, None, user=user)
     if source in access_overrides(settings):
