@@ -12,7 +12,9 @@ import streamlit as st
 
 from app import services
 from app.conversation import ChatTurn
-from app.render import label_markdown, timing_text, where
+from app.render import label_markdown, timing_text
+from ingest.corpus_paths import inside_corpus
+from kbchat.answering.citations import location
 from kbchat.answering.prompt import Passage
 
 logger = logging.getLogger(__name__)
@@ -30,11 +32,8 @@ def source_file(source: str) -> Path | None:
     and the signed-in user may read it now (its access may have changed since the answer)."""
     if not source or not services.may_read(source):
         return None
-    corpus = services.settings().paths.corpus_dir.resolve()
-    path = (corpus / source).resolve()
-    if not path.is_relative_to(corpus) or not path.is_file():
-        return None
-    return path
+    path = inside_corpus(services.settings().paths.corpus_dir, source)
+    return path if path is not None and path.is_file() else None
 
 
 def _reader(path: Path) -> Callable[[], bytes]:
@@ -46,7 +45,9 @@ def render_passage(passage: Passage, key: str) -> None:
 
     The passage text is shown as plain text (``st.text``): never Markdown or HTML.
     """
-    label = label_markdown(f"[{passage.n}] {where(passage.source, passage.section, passage.page)}")
+    label = label_markdown(
+        f"[{passage.n}] {location(passage.source, passage.section, passage.page)}"
+    )
     with st.expander(label):
         facts = [f"Source: {passage.source or 'unknown'}"]
         facts.append(f"Section: {passage.section or 'none'}")

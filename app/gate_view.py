@@ -6,7 +6,8 @@ from collections import Counter
 
 import streamlit as st
 
-from app.render import label_markdown, where
+from app.render import label_markdown
+from kbchat.answering.citations import location
 from kbchat.policy.gate import GateDecision
 
 # How redaction kinds read on screen (other kinds are configured names, shown as they are).
@@ -33,10 +34,11 @@ def redaction_text(redactions: Counter[str]) -> str:
 
 def withheld_lines(decision: GateDecision) -> list[str]:
     """One plain-text line per withheld passage: ``[n] source › section — reason``."""
-    return [
-        f"[{w.passage.n}] {where(w.passage.source, w.passage.section, w.passage.page)} — {w.reason}"
-        for w in decision.withheld
-    ]
+    lines = []
+    for w in decision.withheld:
+        p = w.passage
+        lines.append(f"[{p.n}] {location(p.source, p.section, p.page)} — {w.reason}")
+    return lines
 
 
 def render_gate(decision: GateDecision | None) -> None:

@@ -93,16 +93,6 @@ def sanitised_stream(deltas: Iterable[str]) -> Generator[str, None, None]:
             close()
 
 
-def where(source: str, section: str | None, page: int | None) -> str:
-    """Where a passage comes from, as plain text: ``source › section (page p)``."""
-    text = source or "unknown source"
-    if section:
-        text += f" › {section}"
-    if page is not None:
-        text += f" (page {page})"
-    return text
-
-
 def timing_text(
     stats: GenerationStats | None, retrieval_s: float | None, dropped_passages: int = 0
 ) -> str:

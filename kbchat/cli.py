@@ -206,6 +206,7 @@ def search(
       kbchat search "how many days of annual leave"
       kbchat search "VPN client" -k 3 --json
     """
+    from kbchat.answering.citations import location
     from kbchat.knowledge import passage_dict
     from kbchat.knowledge import search as run_search
 
@@ -218,8 +219,7 @@ def search(
     if not passages:
         click.echo("No passages found.")
     for p in passages:
-        where = p["source"] + (f" › {p['section']}" if p["section"] else "")
-        where += f" (page {p['page']})" if p["page"] else ""
+        where = location(p["source"], p["section"], p["page"])
         click.echo(f"[{p['rank']}] {where}  [{p['sensitivity']}]  score {p['score']:.4f}")
         click.echo(textwrap.indent(textwrap.shorten(p["text"], 300), "    "))
 

@@ -109,10 +109,12 @@ def ask_payload(
 
 def print_sources(answer: Any) -> None:
     """The passages an answer cited, one line each, with where they are in their document."""
+    from kbchat.answering.citations import location
+
     if answer.citations:
         click.echo("\nSources:")
         for c in answer.citations:
-            click.echo(f"  [{c.n}] {_where(c.source, c.section, c.page)}")
+            click.echo(f"  [{c.n}] {location(c.source, c.section, c.page)}")
 
 
 def print_figures(answer: Any, retrieval_s: float | None = None) -> None:
@@ -147,8 +149,3 @@ def print_withheld(decision: Any) -> None:
             "conversation (it drew on a confidential passage).",
             err=True,
         )
-
-
-def _where(source: str, section: str | None, page: int | None) -> str:
-    text = source + (f" › {section}" if section else "")
-    return text + (f" (page {page})" if page else "")

@@ -35,3 +35,23 @@ class QuestionTooLongError(KbchatError):
             f"{limit:,} (KBCHAT_MAX_QUESTION_CHARS). Shorten it, or ask an admin to raise the "
             "limit."
         )
+
+
+class IndexUnavailableError(KbchatError):
+    """The index cannot be opened, read or written (a missing folder, a Chroma server down)."""
+
+
+class EmbeddingError(KbchatError):
+    """The embedding model cannot be used, or the index was built by another one."""
+
+
+class IngestionError(KbchatError):
+    """An ingestion run cannot complete (as opposed to one file failing)."""
+
+
+class IngestBusyError(IngestionError):
+    """Another ingestion is running on the same index."""
+
+
+class DocumentReadError(KbchatError):
+    """A document cannot be loaded: its format, its size or its text."""

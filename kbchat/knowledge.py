@@ -13,18 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 from ingest.chunking import ChunkingOptions
 from ingest.loaders import LoaderLimits
-from ingest.lock import IngestLockedError, ingest_running
+from ingest.lock import ingest_running
 from ingest.manifest import Manifest
 from ingest.parser_pool import ParserLimits
-from ingest.sync import IngestError, IngestJob, IngestOptions, IngestReport, ProgressCallback
-from kbchat.errors import ConfigError, IndexEmptyError, KbchatError
+from ingest.sync import IngestJob, IngestOptions, IngestReport, ProgressCallback
+from kbchat.errors import ConfigError, IndexEmptyError
 from kbchat.identity import User
 from kbchat.instances import PerProcess
+from kbchat.lower_errors import translated
 from kbchat.settings import Settings
 from vectorstore import (
-    ChromaStoreError,
     Embedder,
-    EmbedderError,
     KnowledgeIndex,
     OnnxEmbedder,
     SearchHit,
@@ -175,7 +174,7 @@ def run_ingest(
         KbchatError: the run could not complete (another run holds the lock, the corpus folder
             is missing, the index cannot be written); the message says why.
     """
-    try:
+    with translated(unavailable_fix="Nothing was lost: run ingestion again when it is back."):
         job = IngestJob(
             index_for(settings),
             manifest_for(settings),
@@ -183,10 +182,6 @@ def run_ingest(
             progress,
         )
         return job.run()
-    except (IngestLockedError, IngestError, EmbedderError) as err:
-        raise KbchatError(str(err)) from err
-    except ChromaStoreError as err:
-        raise KbchatError(f"{err}. Nothing was lost: run ingestion again when it is back.") from err
 
 
 def search(
@@ -207,7 +202,7 @@ def search(
     """
     if not query.strip():
         raise ConfigError("The question is empty.")
-    try:
+    with translated():
         index = index_for(settings)
         if index.count() == 0:
             raise IndexEmptyError()
@@ -219,8 +214,6 @@ def search(
             mode=mode,
             readable_by=readable_by,
         )
-    except (ChromaStoreError, EmbedderError) as err:
-        raise KbchatError(str(err)) from err
 
 
 def passage_dict(hit: SearchHit, rank: int) -> dict[str, Any]:
@@ -331,7 +324,7 @@ class AccessPolicy:
 def stats(settings: Settings, user: User | None = None) -> KnowledgeStats:
     """Figures about the knowledge base; for ``user`` (not ``None``, without full access),
     only the documents and chunks they may read now."""
-    try:
+    with translated():
         index = index_for(settings)
         manifest = manifest_for(settings)
         entries = manifest.entries()
@@ -360,5 +353,3 @@ def stats(settings: Settings, user: User | None = None) -> KnowledgeStats:
             failed_files=len(manifest.failures()),
             ingest_running=ingest_running(settings.paths.index_dir.resolve()),
         )
-    except ChromaStoreError as err:
-        raise KbchatError(str(err)) from err

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
+from ingest.corpus_paths import inside_corpus
 from ingest.discover import discover
 from ingest.links import link_target
 from ingest.loaders import SUPPORTED_EXTENSIONS
-from ingest.lock import IngestLockedError, ingest_lock
+from ingest.lock import ingest_lock
 from ingest.manifest import FileEntry
 from ingest.sensitivity import LABELS
 from kbchat.admin.uploads import (
@@ -30,8 +31,9 @@ from kbchat.admin.uploads import (
     save_upload,
 )
 from kbchat.audit import audit_for
-from kbchat.errors import KbchatError
+from kbchat.errors import IngestBusyError, KbchatError
 from kbchat.knowledge import index_for, manifest_for, reconcile_access
+from kbchat.lower_errors import translated
 from kbchat.overrides import (
     ACCESS_KEY,
     access_overrides,
@@ -42,7 +44,6 @@ from kbchat.overrides import (
 from kbchat.policy.access import AccessInForce, current_access
 from kbchat.policy.labels import LabelDecision, current_labels
 from kbchat.settings import Settings
-from vectorstore import ChromaStoreError
 
 __all__ = [
     "LABELS",
@@ -232,12 +233,11 @@ def _known(settings: Settings, source: str) -> tuple[str, Path]:
     Only the folders are resolved, not the last part: for a symbolic link this is the link
     itself (deleting it removes the link, never the file it points to, wherever that is).
     """
-    corpus = settings.paths.corpus_dir.resolve()
     relative = PurePosixPath(source)
-    if relative.is_absolute() or ".." in relative.parts or not relative.name:
-        raise DocumentError(f"{source} is not a document in the document folder.")
-    path = (corpus / relative).parent.resolve() / relative.name
-    if not path.parent.is_relative_to(corpus):
+    path = None
+    if not relative.is_absolute() and ".." not in relative.parts:
+        path = inside_corpus(settings.paths.corpus_dir, relative, follow_link=False)
+    if path is None:
         raise DocumentError(f"{source} is not a document in the document folder.")
     present = path.is_file() or path.is_symlink()
     if not present and source not in manifest_for(settings).entries():
@@ -258,7 +258,10 @@ def delete_document(settings: Settings, source: str, *, user: str | None = None)
     source, path = _known(settings, source)
     index_dir = settings.paths.index_dir.resolve()
     try:
-        with ingest_lock(index_dir):
+        with (
+            translated(unavailable_fix=f"Run ingestion again to finish removing {source}."),
+            ingest_lock(index_dir),
+        ):
             try:
                 path.unlink(missing_ok=True)
             except OSError as err:
@@ -269,12 +272,10 @@ def delete_document(settings: Settings, source: str, *, user: str | None = None)
             if entry is not None:
                 index_for(settings).delete(entry.chunk_ids)
             manifest.remove_file(source)
-    except IngestLockedError:
+    except IngestBusyError:
         raise DocumentError(
             f"An ingestion is running, so {source} was not deleted: try again when it has finished."
         ) from None
-    except ChromaStoreError as err:
-        raise KbchatError(f"{err}. Run ingestion again to finish removing {source}.") from err
     if source in sensitivity_overrides(settings):
         set_sensitivity_override(settings, source, None, user=user)
     if source in access_overrides(settings):

@@ -25,6 +25,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ingest.corpus_paths import inside_corpus
 from ingest.loaders import SUPPORTED_EXTENSIONS, LoadError
 from ingest.textio import read_text
 from kbchat.audit import audit_for
@@ -157,10 +158,9 @@ def check_content(filename: str, data: bytes) -> None:
 
 
 def _target(settings: Settings, folder: str, filename: str) -> tuple[str, Path]:
-    corpus = settings.paths.corpus_dir.resolve()
     source = PurePosixPath(folder, filename).as_posix() if folder else filename
-    path = (corpus / source).resolve()
-    if not path.is_relative_to(corpus):
+    path = inside_corpus(settings.paths.corpus_dir, source)
+    if path is None:
         raise UploadError(f"{source}: this would be written outside the document folder.")
     return source, path
 

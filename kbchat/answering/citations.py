@@ -36,6 +36,20 @@ class Citation:
         }
 
 
+def location(source: str, section: str | None, page: int | None) -> str:
+    """Where a passage comes from, as plain text: ``source › section (page p)``.
+
+    The one way a citation's or a search hit's place is written, in the CLI and the app alike
+    (the app escapes it for Markdown itself).
+    """
+    text = source or "unknown source"
+    if section:
+        text += f" › {section}"
+    if page is not None:
+        text += f" (page {page})"
+    return text
+
+
 def cited_numbers(answer: str) -> list[int]:
     """Passage numbers cited in an answer, in order of first mention, without repeats."""
     seen: dict[int, None] = {}

@@ -14,11 +14,10 @@ from kbchat.answering.followup import FollowupStrategy, search_with_history
 from kbchat.answering.prompt import SYSTEM_PROMPT, Passage
 from kbchat.answering.relevance import RelevanceGate, RelevanceVerdict
 from kbchat.answering.scoring import groundedness
-from kbchat.errors import IndexEmptyError, KbchatError, QuestionTooLongError
+from kbchat.errors import IndexEmptyError, QuestionTooLongError
 from kbchat.identity import User
 from kbchat.llm.base import ChatBackend, ChatMessage, ChatStream, GenerationStats, OnWait
-from vectorstore.chroma_store import ChromaStoreError
-from vectorstore.embedder import EmbedderError
+from kbchat.lower_errors import translated
 from vectorstore.index import KnowledgeIndex
 from vectorstore.records import Filters, SearchHit
 
@@ -302,14 +301,12 @@ class Answerer:
         started = time.perf_counter()
         limited = reader is not None and not reader.full_access
         readable_by = sorted(reader.groups) if reader is not None and limited else None
-        try:
+        with translated():
             if self.index.count() == 0:
                 raise IndexEmptyError()
             hits = self._search(question, history, filters, readable_by)
             if reader is not None and limited and self.access is not None:
                 hits = self._readable(question, history, filters, reader, hits)
-        except (ChromaStoreError, EmbedderError) as err:
-            raise KbchatError(str(err)) from err
         verdict = self.gate.judge(hits)
         passages = [Passage(n, hit) for n, hit in enumerate(hits, start=1)]
         return Retrieval(
@@ -367,11 +364,9 @@ class Answerer:
         Raises:
             KbchatError: the index, the embedding model or the chat model cannot be used.
         """
-        try:
+        with translated():
             self.index.embedder.embed_query("warm up")
             self.index.count()
-        except (ChromaStoreError, EmbedderError) as err:
-            raise KbchatError(str(err)) from err
         if model:
             self.backend.warm_up(SYSTEM_PROMPT)
 
@@ -414,10 +409,8 @@ class Answerer:
             answer.answered_by_model = False
             return AnswerStream(answer, None, on_finish)
         if self.compressor is not None:
-            try:
+            with translated():
                 given = self.compressor.compress(retrieval.question, given)
-            except EmbedderError as err:
-                raise KbchatError(str(err)) from err
         fitted = fit_prompt(
             retrieval.question,
             given,

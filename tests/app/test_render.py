@@ -15,7 +15,6 @@ from app.render import (
     sanitised_stream,
     timing_text,
     when,
-    where,
 )
 from kbchat.llm.base import GenerationStats
 
@@ -114,12 +113,6 @@ def test_label_markdown_escapes_every_punctuation_and_keeps_one_line() -> None:
 
 def test_strict_sanitiser_escapes_all_ascii_punctuation() -> None:
     assert AnswerSanitiser(strict=True).feed("a.b-c") == "a\\.b\\-c"
-
-
-def test_where_names_source_section_and_page() -> None:
-    assert where("hr/leave.md", "Leave > Annual", None) == "hr/leave.md › Leave > Annual"
-    assert where("handbook.pdf", None, 4) == "handbook.pdf (page 4)"
-    assert where("", None, None) == "unknown source"
 
 
 def test_timing_text() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from kbchat.answering.budget import fit_prompt
-from kbchat.answering.citations import cited_numbers, map_citations
+from kbchat.answering.citations import cited_numbers, location, map_citations
 from kbchat.answering.prompt import (
     SYSTEM_PROMPT,
     Passage,
@@ -158,6 +158,14 @@ def test_old_turns_go_after_passages_and_the_question_must_fit() -> None:
 )
 def test_cited_numbers(answer: str, numbers: list[int]) -> None:
     assert cited_numbers(answer) == numbers
+
+
+def test_where_names_source_section_and_page() -> None:
+    """`location`: the one way a citation's or a search hit's place is written."""
+    assert location("hr/leave.md", "Leave > Annual", None) == "hr/leave.md › Leave > Annual"
+    assert location("handbook.pdf", None, 4) == "handbook.pdf (page 4)"
+    assert location("handbook.pdf", "Pay", 4) == "handbook.pdf › Pay (page 4)"
+    assert location("", None, None) == "unknown source"
 
 
 def test_citations_map_to_the_passages_given_and_ignore_others() -> None:

@@ -1,0 +1,36 @@
+"""Whether a path named by a user or an index entry is inside the corpus folder.
+
+A document path comes from outside the code (an index entry, a download button, an upload's
+name, an admin's delete): ``..`` parts, an absolute path or a symbolic link could make it
+lead out of the document folder. Every place that turns such a path into a file goes
+through `inside_corpus`, so the rule is written once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePath
+
+
+def inside_corpus(corpus: Path, source: str | PurePath, *, follow_link: bool = True) -> Path | None:
+    """The absolute path of ``source`` in the corpus folder, or None when it leads outside.
+
+    ``..`` parts and symbolic links are resolved before the check, and an absolute
+    ``source`` is checked as it is; the file need not exist (an upload is checked before it
+    is written).
+
+    Args:
+        corpus: the corpus folder (resolved here).
+        source: a path relative to the corpus folder (untrusted).
+        follow_link: False to resolve only the folders and keep the last part as it is: for a
+            symbolic link this is the link itself (deleting it removes the link, never the
+            file it points to). The last part must then be a name, not ``..``.
+    """
+    root = corpus.resolve()
+    path = root / source
+    if follow_link:
+        resolved = path.resolve()
+        return resolved if resolved.is_relative_to(root) else None
+    if PurePath(source).name in ("", ".."):
+        return None
+    kept = path.parent.resolve() / path.name
+    return kept if kept.parent.is_relative_to(root) else None
