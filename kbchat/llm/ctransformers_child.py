@@ -1,9 +1,9 @@
-"""The child process of the ctransformers engine: ``python -m kbchat.llm.ctransformers_child``.
+"""The child process of the ctransformers engine, run as a plain script (``python -P``).
 
-It is started as a module of its own, never through `multiprocessing`'s spawn: spawn runs the
+It is started as a script of its own, never through `multiprocessing`'s spawn: spawn runs the
 parent's ``__main__`` again in the child, and under Streamlit (and its AppTest) that is the
 UI script, so the child would run the whole app, llama.cpp included, before loading the model;
-two ggml libraries in one process crash it.
+two ggml libraries in one process crash it. For the same reason it imports nothing of kbchat.
 
 Protocol, over the connection whose descriptor is the first argument (pickled tuples):
 ``("ready", None)`` or ``("error", reason)`` once loaded; then ``("count", text)`` is answered

@@ -6,8 +6,8 @@ on current GGUF files and has crashed its process on some. So kbchat guards it t
   ``llama`` is refused with a message that names the file and points to llama.cpp;
 - the model runs in a child process: a crash inside the library ends that process only, and
   the UI or CLI gets a `ModelError` saying what happened; the next request starts a new child.
-  The child is a fresh interpreter running `kbchat.llm.ctransformers_child`, never a copy of
-  the caller's ``__main__`` (under Streamlit that is the whole UI script).
+  The child is a fresh interpreter running the script `ctransformers_child.py`, never a copy
+  of the caller's ``__main__`` (under Streamlit that is the whole UI script).
 
 Calls into one model are serialised by a `FairLock` shared by every backend on the same file,
 as with llama.cpp, and a waiting request is told how many are ahead.
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import os
 import signal
 import subprocess
 import sys
@@ -29,14 +28,11 @@ from typing import Any
 
 from kbchat.errors import ModelError
 from kbchat.llm.base import ChatMessage, ChatStream, GenerationStats, OnWait
-from kbchat.llm.ctransformers_child import INSTALL_HINT
 from kbchat.llm.gguf import GgufFormatError, read_gguf_info
 from kbchat.llm.locking import FairLock
 
-__all__ = ["INSTALL_HINT", "CTransformersBackend", "check_llama_gguf", "format_prompt"]
-
 _LOAD_TIMEOUT_S = 300.0
-_CHILD_MODULE = "kbchat.llm.ctransformers_child"
+_CHILD_SCRIPT = Path(__file__).with_name("ctransformers_child.py")
 
 
 def check_llama_gguf(path: Path) -> None:
@@ -88,17 +84,18 @@ def format_prompt(messages: Sequence[ChatMessage], chat_format: str) -> str:
 
 
 class _Process:
-    """The child, started as ``python -m kbchat.llm.ctransformers_child`` (see that module)."""
+    """The child: `ctransformers_child.py` run as a plain script (see that module).
+
+    ``-P`` keeps the script's folder off ``sys.path``, where ``gguf.py`` and the other
+    modules of this package would shadow installed ones; the script imports nothing of
+    kbchat, so the child starts without the settings and the rest of the package.
+    """
 
     def __init__(self, fd: int, path: Path, threads: int, context: int) -> None:
-        env = dict(os.environ)
-        root = str(Path(__file__).resolve().parents[2])  # kbchat importable from a checkout too
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
         self._popen = subprocess.Popen(
-            [sys.executable, "-m", _CHILD_MODULE, str(fd), str(path), str(threads), str(context)],
+            [sys.executable, "-P", str(_CHILD_SCRIPT), *map(str, (fd, path, threads, context))],
             pass_fds=(fd,),
             stdin=subprocess.DEVNULL,
-            env=env,
         )
         self.pid = self._popen.pid
 
