@@ -6,8 +6,8 @@ on current GGUF files and has crashed its process on some. So kbchat guards it t
   ``llama`` is refused with a message that names the file and points to llama.cpp;
 - the model runs in a child process: a crash inside the library ends that process only, and
   the UI or CLI gets a `ModelError` saying what happened; the next request starts a new child.
-  A crash before the answer's first word is retried once in a new child, since nothing has
-  been shown yet (the library's crashes on small files are not always repeatable).
+  The child is a fresh interpreter running the script `ctransformers_child.py`, never a copy
+  of the caller's ``__main__`` (under Streamlit that is the whole UI script).
 
 Calls into one model are serialised by a `FairLock` shared by every backend on the same file,
 as with llama.cpp, and a waiting request is told how many are ahead.
@@ -15,14 +15,14 @@ as with llama.cpp, and a waiting request is told how many are ahead.
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import multiprocessing
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,8 @@ from kbchat.llm.base import ChatMessage, ChatStream, GenerationStats, OnWait
 from kbchat.llm.gguf import GgufFormatError, read_gguf_info
 from kbchat.llm.locking import FairLock
 
-INSTALL_HINT = "pip install 'kbchat[ctransformers]'"
 _LOAD_TIMEOUT_S = 300.0
-_log = logging.getLogger(__name__)
+_CHILD_SCRIPT = Path(__file__).with_name("ctransformers_child.py")
 
 
 def check_llama_gguf(path: Path) -> None:
@@ -84,44 +83,38 @@ def format_prompt(messages: Sequence[ChatMessage], chat_format: str) -> str:
 # -- the child process -----------------------------------------------------------------------
 
 
-def _child_main(conn: Connection, path: str, threads: int, context: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        from ctransformers import AutoModelForCausalLM
+class _Process:
+    """The child: `ctransformers_child.py` run as a plain script (see that module).
 
-        model = AutoModelForCausalLM.from_pretrained(
-            path, model_type="llama", threads=threads, context_length=context
+    ``-P`` keeps the script's folder off ``sys.path``, where ``gguf.py`` and the other
+    modules of this package would shadow installed ones; the script imports nothing of
+    kbchat, so the child starts without the settings and the rest of the package.
+    """
+
+    def __init__(self, fd: int, path: Path, threads: int, context: int) -> None:
+        self._popen = subprocess.Popen(
+            [sys.executable, "-P", str(_CHILD_SCRIPT), *map(str, (fd, path, threads, context))],
+            pass_fds=(fd,),
+            stdin=subprocess.DEVNULL,
         )
-    except ImportError:
-        conn.send(("error", f"ctransformers is not installed: {INSTALL_HINT}"))
-        return
-    except Exception as err:  # noqa: BLE001 - the library's reason goes to the parent
-        conn.send(("error", f"ctransformers cannot load it: {err}"))
-        return
-    conn.send(("ready", None))
-    while True:
-        try:
-            request = conn.recv()
-        except (EOFError, OSError):
-            return
-        kind = request[0]
-        if kind == "count":
-            conn.send(("count", len(model.tokenize(request[1]))))
-            continue
-        _kind, prompt, max_tokens, temperature = request
-        tokens = model.tokenize(prompt)
-        produced = 0
-        for token in model.generate(tokens, temperature=temperature, reset=True):
-            if model.is_eos_token(token) or produced >= max_tokens:
-                break
-            produced += 1
-            conn.send(("delta", model.detokenize([token])))
-            if conn.poll(0) and conn.recv() == ("stop",):
-                break
-        conn.send(("done", (len(tokens), produced)))
+        self.pid = self._popen.pid
+
+    def is_alive(self) -> bool:
+        return self._popen.poll() is None
+
+    def kill(self) -> None:
+        self._popen.kill()
+
+    def join(self, timeout: float) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._popen.wait(timeout)
+
+    @property
+    def exitcode(self) -> int | None:
+        return self._popen.poll()
 
 
-def _death(process: BaseProcess) -> str:
+def _death(process: _Process) -> str:
     process.join(5)
     code = process.exitcode
     if code is not None and code < 0:
@@ -133,19 +126,14 @@ def _death(process: BaseProcess) -> str:
 
 
 class _Child:
-    """The process holding one loaded model."""
+    """The process holding one loaded model, and the connection to it."""
 
     def __init__(self, path: Path, threads: int, context: int) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(
-            target=_child_main,
-            args=(child, str(path), threads, context),
-            name="kbchat-ctransformers",
-            daemon=True,
-        )
-        self.process.start()
-        child.close()
+        self.conn, child = multiprocessing.Pipe()
+        try:
+            self.process = _Process(child.fileno(), path, threads, context)
+        finally:
+            child.close()
         self.path = path
         deadline = time.monotonic() + _LOAD_TIMEOUT_S
         while not self.conn.poll(0.1):
@@ -293,26 +281,16 @@ class CTransformersBackend:
         ttft: float | None = None
         tokens_in = tokens_out = 0
         child: _Child | None = None
-        finished = retried = False
+        finished = False
         try:
+            child = self._child()
+            child.send(("generate", prompt, max_tokens, temperature), "answering with")
             stop_sent = False
             while True:
-                try:
-                    if child is None:
-                        child = self._child()
-                        child.send(("generate", prompt, max_tokens, temperature), "answering with")
-                    if stream.stop_requested and not stop_sent:
-                        child.send(("stop",), "answering with")
-                        stop_sent = True
-                    kind, value = child.recv("answering with")
-                except ModelError:
-                    if child is None or ttft is not None or retried or stop_sent:
-                        raise  # words already shown would repeat; a second crash is the file's
-                    # Died before its first word: nothing is shown yet, so one new child may
-                    # answer in its place (the library's crashes are not always repeatable).
-                    _log.warning("%s; starting it again once", child.failure("answering with"))
-                    retried, child = True, None
-                    continue
+                if stream.stop_requested and not stop_sent:
+                    child.send(("stop",), "answering with")
+                    stop_sent = True
+                kind, value = child.recv("answering with")
                 if kind == "done":
                     tokens_in, tokens_out = value
                     finished = True
