@@ -61,7 +61,8 @@ $(CHROMIUM):
 	fi
 
 test: $(VENV)/.installed-dev $(CHROMIUM)
-	$(BIN)/ruff check kbchat ingest vectorstore app tests benchmarks
+	$(BIN)/ruff check kbchat ingest vectorstore app tests benchmarks scripts
+	$(BIN)/ruff format --check kbchat ingest vectorstore app tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/pytest
 
