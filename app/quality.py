@@ -19,7 +19,6 @@ import streamlit as st
 
 from app import quality_data as data
 from app import services
-from app.admin.common import admin_settings
 from app.admin.signin import render_sign_in, signed_in
 from kbchat.csv_export import to_csv
 from kbchat.quality_report import overall, win_rates
@@ -176,7 +175,7 @@ def _exports(judgements: Sequence[Mapping[str, Any]], answers: Sequence[Mapping[
     """Aggregate figures for everyone; every user's questions, answers and comments (the
     per-row exports) only for a signed-in admin: answers may repeat confidential documents."""
     st.subheader("Export")
-    config = admin_settings()
+    config = services.effective()
     if not (services.user().admin or signed_in(config)):
         left, _right = st.columns(2)
         topics = data.win_rate_table(win_rates(judgements, by="topic"), "Topic")

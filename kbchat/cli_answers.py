@@ -1,5 +1,6 @@
 """How ``kbchat ask`` and ``kbchat chat`` show an answer: streamed text, sources, figures,
-what the cloud gate withheld, and the ``--json`` object.
+what the cloud gate withheld, and the ``--json`` object (`emit_json`, which every
+``--json`` of the CLI prints through).
 
 Both commands print through these functions, so an answer reads the same in either; they live
 here, not in ``kbchat.cli``, because ``kbchat.cli`` registers ``kbchat.chat_cli``'s command

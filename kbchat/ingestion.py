@@ -26,10 +26,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from ingest.lock import IngestLockedError
 from ingest.sync import IngestReport, Progress, ProgressCallback
 from kbchat.audit import audit_for
-from kbchat.errors import KbchatError
+from kbchat.errors import IngestBusyError, KbchatError
 from kbchat.knowledge import manifest_for, run_ingest
 from kbchat.settings import Settings
 
@@ -238,7 +237,7 @@ def tracked_ingest(
     try:
         report = run_ingest(settings, corpus, full=full, progress=tracker)
     except KbchatError as err:
-        if not isinstance(err.__cause__, IngestLockedError):
+        if not isinstance(err, IngestBusyError):  # another run holds the lock: not a run
             _audit(settings, origin, user, full, None, str(err))
         tracker.finish(state="failed", error=str(err))
         raise

@@ -6,22 +6,15 @@ from typing import Literal
 
 import streamlit as st
 
-from app import services
 from app.render import label_markdown
 from kbchat.admin.jobs import start_reingest
 from kbchat.errors import KbchatError
-from kbchat.overrides import effective_settings
 from kbchat.settings import Settings
 
 ADMIN_USER = "admin"  # one admin account: the audit log names it so
 _FLASH = "kbchat_admin_flash"
 
 Kind = Literal["success", "info", "warning", "error"]
-
-
-def admin_settings() -> Settings:
-    """The settings with the admin's run-time changes applied (read afresh on every run)."""
-    return effective_settings(services.settings())
 
 
 def flash(kind: Kind, text: str) -> None:

@@ -11,7 +11,7 @@ import logging
 import streamlit as st
 
 from app import services
-from app.admin.common import admin_settings, say, show_flashes
+from app.admin.common import say, show_flashes
 from app.admin.documents_tab import render_documents
 from app.admin.ingest_tab import render_reingest
 from app.admin.logs_tab import render_audit, render_ledger
@@ -28,7 +28,7 @@ TABS = ["Documents", "Re-ingest", "Settings", "Audit log", "Ledger"]
 def render_page() -> None:
     """The page; locked until an admin signs in."""
     st.title("Admin")
-    config = admin_settings()
+    config = services.effective()
     user = current_user()
     if user is None:
         return

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from kbchat.cli_answers import emit_json
 from kbchat.settings import Settings
 
 if TYPE_CHECKING:
@@ -68,10 +69,6 @@ def _cli_user() -> str:
     except (KeyError, OSError):
         name = "unknown"
     return f"{name} (command line)"
-
-
-def _emit(data: object) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 def _warn_if_unusable(settings: Settings) -> None:
@@ -129,7 +126,7 @@ def docs_list(settings: Settings, as_json: bool) -> None:
     except KbchatError as err:
         raise click.ClickException(str(err)) from err
     if as_json:
-        _emit([row.to_dict() for row in rows])
+        emit_json([row.to_dict() for row in rows])
         return
     if not rows:
         click.echo("There are no documents yet.")
@@ -287,7 +284,7 @@ def settings_show(settings: Settings, as_json: bool) -> None:
     """The settings in force, where each comes from, and any problem with the admin's file."""
     shown = _shown(settings)
     if as_json:
-        _emit(shown)
+        emit_json(shown)
         return
     if shown["error"]:
         click.echo(f"Error: {shown['error']}", err=True)

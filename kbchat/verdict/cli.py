@@ -5,19 +5,15 @@ Registered on the main group by ``kbchat.cli``; heavy imports stay inside the fu
 
 from __future__ import annotations
 
-import json
 import textwrap
 from datetime import datetime
 from pathlib import Path
 
 import click
 
+from kbchat.cli_answers import emit_json
 from kbchat.errors import KbchatError
 from kbchat.settings import Settings
-
-
-def _emit_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 def _since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -68,7 +64,7 @@ def judge_command(
     except KbchatError as err:
         raise click.ClickException(str(err)) from err
     if as_json:
-        _emit_json(run.to_dict())
+        emit_json(run.to_dict())
         return
     where = "private judge" if run.private else "cloud judge, through the policy gate"
     counts = run.counts()
@@ -120,7 +116,7 @@ def report_command(settings: Settings, html_path: Path | None, as_json: bool) ->
     except KbchatError as err:
         raise click.ClickException(str(err)) from err
     if as_json:
-        _emit_json(report.to_json())
+        emit_json(report.to_json())
     else:
         click.echo(render_text(report))
     if html_path is not None:
