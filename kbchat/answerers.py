@@ -50,9 +50,21 @@ def private_answerer(settings: Settings) -> tuple[Answerer, ResolvedModel | None
         label="private",
         **answering_options(settings),
         fallback=bool(resolved and resolved.fallback),
-        notice=resolved.notice if resolved else None,
+        notice=resolved.notice if resolved else _engine_notice(settings),
     )
     return answerer, resolved
+
+
+SCRIPTED_NOTICE = (
+    "No model is answering: KBCHAT_LOCAL_ENGINE=scripted repeats the first sentences of the "
+    "passages found, for trying the wiring. Unset it to answer with the private model."
+)
+
+
+def _engine_notice(settings: Settings) -> str | None:
+    """What to tell the reader about an answerer that is not a model."""
+    scripted = settings.local.local_engine == "scripted" and not settings.local.private_base_url
+    return SCRIPTED_NOTICE if scripted else None
 
 
 def cloud_answerer(settings: Settings) -> Answerer:

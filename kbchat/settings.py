@@ -231,11 +231,12 @@ class LocalModelSettings(_Section):
         "while waiting, so taking every core of a busy machine slows answers down).",
     )
     local_n_gpu_layers: int = Field(0, description="Layers offloaded to a GPU (-1 all, 0 none).")
-    local_engine: Literal["llama-cpp", "ctransformers"] = Field(
+    local_engine: Literal["llama-cpp", "ctransformers", "scripted"] = Field(
         "llama-cpp",
         description="What runs the in-process private model: llama-cpp, or ctransformers "
         "(optional extra kbchat[ctransformers]; Llama-architecture GGUF files of the Llama 2 "
-        "era only, run in a child process).",
+        "era only, run in a child process), or scripted (no model: each answer cites the "
+        "first sentences of the passages it was given, for tests and demos of the wiring).",
     )
     local_preload: bool = Field(
         True,

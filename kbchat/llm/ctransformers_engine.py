@@ -301,7 +301,8 @@ class CTransformersBackend:
                     yield str(value)
         finally:
             if child is not None and not finished:
-                _drain(child)  # closed early: the next request must not read this answer
+                # Closed early: the next request must not read this answer's end.
+                tokens_in, tokens_out = _drain(child) or (tokens_in, tokens_out)
             shared.lock.release()
             stream.set_stats(
                 GenerationStats(
@@ -315,11 +316,16 @@ class CTransformersBackend:
             )
 
 
-def _drain(child: _Child) -> None:
-    """Stop an answer the reader left, and read up to its end (a dead child: nothing to do)."""
+def _drain(child: _Child) -> tuple[int, int] | None:
+    """Stop an answer the reader left and read up to its end; returns the token counts the
+    child reports there (None when the child is dead: nothing to read)."""
     try:
         child.send(("stop",), "stopping")
-        while child.recv("stopping")[0] != "done":
-            pass
+        while True:
+            kind, value = child.recv("stopping")
+            if kind == "done":
+                tokens_in, tokens_out = value
+                return int(tokens_in), int(tokens_out)
     except ModelError:
         child.process.kill()
+        return None

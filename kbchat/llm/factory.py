@@ -13,6 +13,7 @@ from kbchat.llm.llamacpp import LlamaCppBackend
 from kbchat.llm.model_registry import default_threads
 from kbchat.llm.models import ResolvedModel, resolve_local_model
 from kbchat.llm.openai_compat import OpenAICompatBackend
+from kbchat.llm.scripted import ScriptedBackend
 from kbchat.settings import CloudSettings, LimitSettings, LocalModelSettings
 
 MAX_RETRIES = 2  # of a private server: transient network errors inside the company
@@ -23,7 +24,8 @@ DEFAULT_CLOUD_CONTEXT = 128_000
 def build_private_backend(
     local: LocalModelSettings, limits: LimitSettings | None = None
 ) -> tuple[ChatBackend, ResolvedModel | None]:
-    """The private model: a company server when one is configured, else llama.cpp in-process.
+    """The private model: a company server when one is configured, else llama.cpp in-process
+    (or ctransformers, or the scripted stand-in, as ``local_engine`` says).
 
     Args:
         local: The private-model settings.
@@ -49,6 +51,8 @@ def build_private_backend(
             key_env="KBCHAT_PRIVATE_API_KEY",
         )
         return server, None
+    if local.local_engine == "scripted":
+        return ScriptedBackend(context_window=local.local_n_ctx), None
     resolved = resolve_local_model(local)
     limits = limits or LimitSettings()
     if local.local_engine == "ctransformers":
