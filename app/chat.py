@@ -189,7 +189,7 @@ def render_page() -> None:
     for past in conversation.turns():
         _render_turn(past)
     new_turn = st.container()  # a new question goes here, above the choice of model
-    config = services.effective()
+    config = services.settings()
     choice = _choice(config)
     if prompt := st.chat_input("Ask a question about the company's documents"):
         with new_turn:

@@ -63,7 +63,7 @@ def render_page() -> None:
     """Question form; a new comparison streams below it, earlier ones (newest first) follow."""
     st.title("Compare the private model and ChatGPT")
     st.caption(INTRO)
-    config = services.effective()
+    config = services.settings()
     unavailable = services.cloud_unavailable(config)
     if unavailable:
         st.warning(

@@ -175,7 +175,7 @@ def _exports(judgements: Sequence[Mapping[str, Any]], answers: Sequence[Mapping[
     """Aggregate figures for everyone; every user's questions, answers and comments (the
     per-row exports) only for a signed-in admin: answers may repeat confidential documents."""
     st.subheader("Export")
-    config = services.effective()
+    config = services.settings()
     if not (services.user().admin or signed_in(config)):
         left, _right = st.columns(2)
         topics = data.win_rate_table(win_rates(judgements, by="topic"), "Topic")

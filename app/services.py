@@ -26,7 +26,7 @@ from kbchat.knowledge import KnowledgeStats, may_read_source, stats
 from kbchat.ledger import Ledger, ledger_for
 from kbchat.llm.models import configured_model_name
 from kbchat.llm.openai_compat import shown_url
-from kbchat.overrides import effective_settings
+from kbchat.overrides import load_settings
 from kbchat.policy.gate import CloudGate
 from kbchat.policy.labels import current_label
 from kbchat.settings import Settings
@@ -36,16 +36,9 @@ _LOG = logging.getLogger(__name__)
 
 
 def settings() -> Settings:
-    """The settings, read afresh from the environment and ``.env`` (cheap)."""
-    return Settings()
-
-
-def effective() -> Settings:
-    """The settings with the admin's run-time changes applied (cloud switch, path rules).
-
-    Everything that touches the cloud is built from these, read afresh on every run.
-    """
-    return effective_settings(settings())
+    """The settings in force, loaded afresh on every run (cheap): the environment and
+    ``.env`` with the admin's run-time changes applied (`kbchat.overrides.load_settings`)."""
+    return load_settings()
 
 
 def _digest(secret: SecretStr | None) -> str:

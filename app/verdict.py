@@ -123,7 +123,7 @@ def _cost_and_speed(report: VerdictReport) -> None:
 
 
 def _judge_button() -> None:
-    config = services.effective()
+    config = services.settings()
     unavailable = judge_unavailable(config)
     if unavailable:
         st.caption(f"The judge cannot run: {unavailable}")

@@ -36,8 +36,9 @@ class ChatSession:
     """One conversation of ``kbchat chat``: reads lines, answers questions, prints answers.
 
     Args:
-        settings: the settings as read (the admin's run-time changes are applied afresh for
-            every question, as the chat page does).
+        settings: the settings in force when the chat starts (the model it names answers
+            throughout); each question loads them again (`kbchat.overrides.load_settings`), as
+            each run of the chat page does, so an admin's change holds from the next question.
         choice: who answers first.
         as_json: print one JSON object (one line) per answer, shaped as ``kbchat ask --json``.
         user: who asks (``--as``); the local user, who reads everything, by default.
@@ -53,16 +54,18 @@ class ChatSession:
         self.choice: Choice = choice
         self.as_json = as_json
         self.exchanges: list[Exchange] = []
-        self.private, _resolved = private_answerer(self._effective())
+        self.private, _resolved = private_answerer(settings)
         self._cloud: Answerer | None = None
         self.session = f"kbchat chat {uuid.uuid4().hex[:12]}"
         self.unanswered = 0
         self.ended = False
 
     def _effective(self) -> Settings:
-        from kbchat.overrides import effective_settings
+        """The settings in force for this question: loaded again, so that an admin's change
+        made during the conversation (the cloud switched off) holds from the next question."""
+        from kbchat.overrides import load_settings
 
-        return effective_settings(self.base)
+        return load_settings()
 
     def _cloud_answerer(self, config: Settings) -> Answerer:
         if self._cloud is None:

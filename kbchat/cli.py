@@ -32,8 +32,10 @@ if TYPE_CHECKING:
 
 
 def _load_settings() -> Settings:
+    from kbchat.overrides import load_settings
+
     try:
-        return Settings()
+        return load_settings()
     except ValidationError as err:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in err.errors()
@@ -292,11 +294,9 @@ def ask(settings: Settings, question: str, which: str, as_json: bool, user: Any)
       kbchat ask "What is the salary band of a grade 7?" --as bob --groups sales
     """
     from kbchat.assistant import Assistant
-    from kbchat.overrides import effective_settings
 
     if not question.strip():
         raise click.BadParameter("the question is empty", param_hint="QUESTION")
-    settings = effective_settings(settings)
     with _user_errors():
         assistant = Assistant(settings)
         run = assistant.ask(question, user=user, models=which)  # type: ignore[arg-type]
@@ -459,9 +459,7 @@ def evaluate(
     from kbchat.evaluation import load_eval_set
     from kbchat.evaluation.report import render_text, report_format, write_report
     from kbchat.evaluation.runner import MODELS, EvalRunner
-    from kbchat.overrides import effective_settings
 
-    settings = effective_settings(settings)
     with _user_errors():
         questions = load_eval_set(eval_file)
         for path in report_paths:

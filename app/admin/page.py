@@ -28,7 +28,7 @@ TABS = ["Documents", "Re-ingest", "Settings", "Audit log", "Ledger"]
 def render_page() -> None:
     """The page; locked until an admin signs in."""
     st.title("Admin")
-    config = services.effective()
+    config = services.settings()
     user = current_user()
     if user is None:
         return

@@ -253,10 +253,10 @@ def settings_group() -> None:
 
 
 def _shown(settings: Settings) -> dict[str, Any]:
-    from kbchat.overrides import effective_settings, overrides_path, read_overrides
+    from kbchat.overrides import overrides_path, read_overrides
 
     state = read_overrides(settings)
-    effective = effective_settings(settings)
+    effective = settings  # loaded in force (`kbchat.overrides.load_settings`)
 
     def origin(key: str) -> str:
         if state.error:
@@ -333,12 +333,12 @@ def settings_set(settings: Settings, key: str, value: str, no_ingest: bool) -> N
       kbchat settings set confidential_paths "hr/private/**,finance/board/**"
     """
     from kbchat.errors import KbchatError
-    from kbchat.overrides import ADJUSTABLE, effective_settings, set_override
+    from kbchat.overrides import ADJUSTABLE, set_override
 
     parsed = _parse(key, value)
     section, name = ADJUSTABLE[key]
     user = _cli_user()
-    if getattr(getattr(effective_settings(settings), section), name) == parsed:
+    if getattr(getattr(settings, section), name) == parsed:
         _warn_if_unusable(settings)
         click.echo("Nothing changed.")
         return

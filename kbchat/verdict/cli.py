@@ -56,9 +56,7 @@ def judge_command(
       kbchat judge --json
     """
     from kbchat.judging import Judging
-    from kbchat.overrides import effective_settings
 
-    settings = effective_settings(settings)
     try:
         run = Judging(settings, session="kbchat judge").run(since=since, limit=limit, again=again)
     except KbchatError as err:
