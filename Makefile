@@ -72,4 +72,4 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/_suite.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) vectorstore/data
+	rm -rf $(VENV) data vectorstore/data

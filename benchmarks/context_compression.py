@@ -46,6 +46,7 @@ from benchmarks.retrieval_variants import (  # noqa: E402
 )
 from kbchat.answering.compress import ContextCompressor  # noqa: E402
 from kbchat.answering.prompt import SYSTEM_PROMPT, Passage, build_messages  # noqa: E402
+from kbchat.data_layout import BENCH_CACHE_DIR  # noqa: E402
 from kbchat.evaluation.dataset import EvalQuestion, load_eval_set  # noqa: E402
 from kbchat.evaluation.phrases import match_phrases  # noqa: E402
 from kbchat.knowledge import embedder_for  # noqa: E402
@@ -147,7 +148,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--cache",
-        default=str(ROOT / "vectorstore" / "data" / "bench-cache" / "retrieval_variants"),
+        default=str(ROOT / BENCH_CACHE_DIR / "retrieval_variants"),
         help="folder of cached vectors ('' for none)",
     )
     args = parser.parse_args()

@@ -51,6 +51,7 @@ from ingest.chunking import ChunkingOptions, chunk_document  # noqa: E402
 from ingest.discover import discover  # noqa: E402
 from ingest.loaders import LoadedDocument, LoadError, load_document  # noqa: E402
 from kbchat.answering.relevance import RelevanceGate  # noqa: E402
+from kbchat.data_layout import BENCH_CACHE_DIR  # noqa: E402
 from kbchat.evaluation.dataset import EvalQuestion, load_eval_set  # noqa: E402
 from kbchat.knowledge import embedder_for  # noqa: E402
 from kbchat.settings import IngestSettings, RetrievalSettings, Settings  # noqa: E402
@@ -356,7 +357,7 @@ def main() -> None:
     parser.add_argument("--squad", type=Path, default=default_squad_dir())
     parser.add_argument(
         "--cache",
-        default=str(ROOT / "vectorstore" / "data" / "bench-cache" / "retrieval_variants"),
+        default=str(ROOT / BENCH_CACHE_DIR / "retrieval_variants"),
         help="folder of cached vectors ('' for none)",
     )
     parser.add_argument(

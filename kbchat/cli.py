@@ -41,6 +41,8 @@ def _load_settings() -> Settings:
             f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in err.errors()
         )
         raise click.ClickException(f"Invalid settings (environment or .env): {problems}") from err
+    except KbchatError as err:  # the index could not move to its new default place
+        raise click.ClickException(str(err)) from err
 
 
 @contextmanager

@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from kbchat.data_layout import DEFAULT_EMBEDDING_CACHE_DIR, DEFAULT_INDEX_DIR, migrate_old_layout
+
 Sensitivity = Literal["public", "internal", "confidential"]
 EmbeddingBackend = Literal["onnx-int8", "onnx-fp32", "torch"]
 
@@ -48,8 +50,10 @@ class PathSettings(_Section):
         Path("docs_corpus"), description="Folder of documents to ingest (the knowledge base)."
     )
     index_dir: Path = Field(
-        Path("vectorstore/data"),
-        description="Folder holding the index: Chroma data, keyword index, manifest, ledger.",
+        DEFAULT_INDEX_DIR,
+        description="Folder holding the index: Chroma data, keyword index, manifest, ledger. "
+        "Left at data/index, an index found at the old default place vectorstore/data is "
+        "moved here once.",
     )
 
 
@@ -119,7 +123,7 @@ class IndexSettings(_Section):
         "the next ingestion.",
     )
     embedding_cache_dir: Path = Field(
-        Path("vectorstore/data/embedder-cache"),
+        DEFAULT_EMBEDDING_CACHE_DIR,
         description="Folder of the ONNX exports of the embedding model, made locally once from "
         "the model folder (shared by every index).",
     )
@@ -548,3 +552,8 @@ class Settings(BaseSettings):
     verdict: VerdictSettings = Field(default_factory=lambda: VerdictSettings())
     auth: AuthSettings = Field(default_factory=lambda: AuthSettings())
     access: AccessSettings = Field(default_factory=lambda: AccessSettings())
+
+    def model_post_init(self, __context: object) -> None:
+        # Where the core first learns the index folder: an index at the old default place
+        # (vectorstore/data) moves to the new one (data/index) here, once, for every front end.
+        migrate_old_layout(self.paths.index_dir, self.index.embedding_cache_dir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,7 @@ from kbchat.answering.service import Answer, AnswerStream, Retrieval
 from kbchat.compare import CompareRun
 from kbchat.llm.base import ChatStream, GenerationStats
 from kbchat.policy.gate import GateDecision, Withheld
+from tests.conftest import make_settings
 from vectorstore.records import SearchHit
 
 pytestmark = pytest.mark.unit
@@ -121,12 +123,11 @@ class _Endless:
         return AnswerStream(Answer("private", "endless"), ChatStream(body))
 
 
-def test_an_abandoned_comparison_stops_its_streams() -> None:
+def test_an_abandoned_comparison_stops_its_streams(tmp_path: Path) -> None:
     """A page left mid-answer: the reader stops reading, and `CompareRun` stops the model."""
-    from kbchat.settings import Settings
-
+    settings = make_settings(tmp_path)  # not the defaults: they would look at ./vectorstore/data
     run = CompareRun(
-        Settings(),
+        settings,
         Retrieval("q", [], True, 0.0),
         [],
         _Endless(),
@@ -138,7 +139,7 @@ def test_an_abandoned_comparison_stops_its_streams() -> None:
     stream = run._streams[0]
     assert list(stream) == []  # stopped, not writing forever
     closed = CompareRun(
-        Settings(),
+        settings,
         Retrieval("q", [], True, 0.0),
         [],
         _Endless(),

@@ -31,7 +31,7 @@ def test_onnx_int8_is_the_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     monkeypatch.chdir(tmp_path)  # no .env here
     index = Settings().index
     assert index.embedding_backend == "onnx-int8"
-    assert index.embedding_cache_dir == Path("vectorstore/data/embedder-cache")
+    assert index.embedding_cache_dir == Path("data/embedder-cache")
     assert index.embedding_threads is None
 
 

@@ -14,7 +14,7 @@ def test_defaults_are_sensible(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     monkeypatch.chdir(tmp_path)  # no .env here
     settings = Settings()
     assert settings.paths.corpus_dir == Path("docs_corpus")
-    assert settings.paths.index_dir == Path("vectorstore/data")
+    assert settings.paths.index_dir == Path("data/index")
     assert settings.ingest.confidential_paths == ["hr/private/**"]
     assert settings.cloud.cloud_allowed is False
     assert settings.local.resolved_model_path() == Path("models") / LLAMA2_FILE
