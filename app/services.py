@@ -26,10 +26,10 @@ from kbchat.knowledge import KnowledgeStats, may_read_source, stats
 from kbchat.ledger import Ledger, ledger_for
 from kbchat.llm.models import configured_model_name
 from kbchat.llm.openai_compat import shown_url
-from kbchat.overrides import load_settings
 from kbchat.policy.gate import CloudGate
 from kbchat.policy.labels import current_label
 from kbchat.settings import Settings
+from kbchat.settings_loading import load_settings
 
 STATS_TTL_S = 15  # knowledge base figures in the sidebar are at most this old
 _LOG = logging.getLogger(__name__)

@@ -63,7 +63,7 @@ class ChatSession:
     def _effective(self) -> Settings:
         """The settings in force for this question: loaded again, so that an admin's change
         made during the conversation (the cloud switched off) holds from the next question."""
-        from kbchat.overrides import load_settings
+        from kbchat.settings_loading import load_settings
 
         return load_settings()
 

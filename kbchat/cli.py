@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 
 def _load_settings() -> Settings:
-    from kbchat.overrides import load_settings
+    from kbchat.settings_loading import load_settings
 
     try:
         return load_settings()

@@ -4,8 +4,8 @@ Runtime data (the index, the embedder's ONNX cache, the benchmarks' vector cache
 git-ignored top-level ``data/`` folder. Before, the default index folder was
 ``vectorstore/data/``, inside a code package, with the embedder cache and the benchmarks'
 cache inside it. `migrate_old_layout` moves such an old index to the new default place the
-first time settings are loaded with the default paths; `kbchat.settings.Settings` calls it,
-so the CLI, watch mode and the UI all go through it.
+first time settings are loaded with the default paths; `kbchat.settings_loading.load_settings`
+calls it, so the CLI, watch mode and the UI all go through it.
 
 A move is one ``os.rename`` of a folder: atomic on one filesystem, so a second process either
 finds the old folder still in place or the new one complete. When the rename fails for any

@@ -2,7 +2,8 @@
 
 The environment and `.env` give the defaults; an admin's change is stored next to the index
 (``admin_settings.json``, written atomically) and written to the audit log. Front ends load
-settings through `load_settings`, which applies the changes once; the cloud gate and
+settings through `kbchat.settings_loading.load_settings`, which applies the changes once; the
+cloud gate and
 ingestion's options (`kbchat.knowledge.ingest_options`) read the file again when they act, so
 a change holds at once in every process.
 
@@ -113,21 +114,6 @@ def load_overrides(settings: Settings) -> dict[str, Any]:
     """The admin's stored changes ({} when none, or when the file cannot be used: see
     `read_overrides` for why)."""
     return read_overrides(settings).values
-
-
-def load_settings() -> Settings:
-    """The settings in force: the environment and ``.env``, with the admin's changes applied.
-
-    Every front end loads its settings here and passes them on as they are: the CLI once per
-    command, the UI once per page run, ``kbchat chat`` once per question. The two places that
-    enforce the changes, the cloud gate (per request) and ingestion's options (per run), read
-    the file again at that moment (`effective_settings`), so a change made after loading holds
-    at once whoever passed them settings.
-
-    Raises:
-        pydantic.ValidationError: a setting of the environment does not validate.
-    """
-    return effective_settings(Settings())
 
 
 def effective_settings(settings: Settings) -> Settings:

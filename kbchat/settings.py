@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from kbchat.data_layout import DEFAULT_EMBEDDING_CACHE_DIR, DEFAULT_INDEX_DIR, migrate_old_layout
+from kbchat.data_layout import DEFAULT_EMBEDDING_CACHE_DIR, DEFAULT_INDEX_DIR
 
 Sensitivity = Literal["public", "internal", "confidential"]
 EmbeddingBackend = Literal["onnx-int8", "onnx-fp32", "torch"]
@@ -552,8 +552,3 @@ class Settings(BaseSettings):
     verdict: VerdictSettings = Field(default_factory=lambda: VerdictSettings())
     auth: AuthSettings = Field(default_factory=lambda: AuthSettings())
     access: AccessSettings = Field(default_factory=lambda: AccessSettings())
-
-    def model_post_init(self, __context: object) -> None:
-        # Where the core first learns the index folder: an index at the old default place
-        # (vectorstore/data) moves to the new one (data/index) here, once, for every front end.
-        migrate_old_layout(self.paths.index_dir, self.index.embedding_cache_dir)

@@ -19,7 +19,9 @@ from click.testing import CliRunner
 
 from kbchat.cli import main
 from kbchat.data_layout import DataMigrationError, looks_like_index
-from kbchat.settings import Settings
+from kbchat.settings_loading import load_settings
+
+LOAD = "from kbchat.settings_loading import load_settings; load_settings()"
 
 pytestmark = pytest.mark.unit
 
@@ -60,7 +62,7 @@ def test_defaults_are_under_the_top_level_data_folder(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    settings = Settings()
+    settings = load_settings()
     assert settings.paths.index_dir == NEW
     assert settings.index.embedding_cache_dir == Path("data/embedder-cache")
     assert not (tmp_path / "data").exists()  # nothing to move: nothing is made
@@ -82,7 +84,7 @@ def test_an_old_index_and_its_caches_move_to_the_new_places(
     monkeypatch.chdir(tmp_path)
     old_layout(tmp_path)
     with caplog.at_level(logging.WARNING, logger="kbchat.data_layout"):
-        settings = Settings()
+        settings = load_settings()
     assert settings.paths.index_dir == NEW
     assert tree(tmp_path / NEW) == {
         "manifest.sqlite3": b"manifest",
@@ -98,7 +100,7 @@ def test_an_old_index_and_its_caches_move_to_the_new_places(
     assert len(moved) == 3  # index, embedder cache, benchmarks' cache: one line each
 
     caplog.clear()
-    Settings()  # loaded again (the UI does, on every rerun): nothing more happens
+    load_settings()  # loaded again (the UI does, on every rerun): nothing more happens
     assert tree(tmp_path / NEW)["manifest.sqlite3"] == b"manifest"
     assert not caplog.records
 
@@ -111,7 +113,7 @@ def test_nothing_moves_when_the_index_folder_is_set(
     for value in (str(OLD), "elsewhere", str(tmp_path / "other")):
         monkeypatch.setenv("KBCHAT_INDEX_DIR", value)
         with caplog.at_level(logging.WARNING, logger="kbchat.data_layout"):
-            settings = Settings()
+            settings = load_settings()
         assert settings.paths.index_dir == Path(value)
         assert tree(tmp_path / OLD) == files
         assert not (tmp_path / "data").exists()
@@ -125,7 +127,7 @@ def test_index_set_in_env_file_to_the_old_place_stays_there(
     monkeypatch.chdir(tmp_path)
     files = old_layout(tmp_path, cache=False, bench=False)
     (tmp_path / ".env").write_text(f"KBCHAT_INDEX_DIR={OLD}\n")
-    assert Settings().paths.index_dir == OLD
+    assert load_settings().paths.index_dir == OLD
     assert tree(tmp_path / OLD) == files and not (tmp_path / NEW).exists()
 
 
@@ -136,7 +138,7 @@ def test_a_set_embedder_cache_stays_where_it_is(
     old_layout(tmp_path, bench=False)
     monkeypatch.setenv("KBCHAT_INDEX_DIR", str(OLD))  # so the index does not carry it along
     monkeypatch.setenv("KBCHAT_EMBEDDING_CACHE_DIR", str(OLD / "embedder-cache"))
-    Settings()
+    load_settings()
     assert (tmp_path / OLD / "embedder-cache/model-int8/model.onnx").exists()
     assert not (tmp_path / "data").exists()
 
@@ -149,7 +151,7 @@ def test_when_both_exist_the_new_one_is_used_and_the_old_one_named(
     (tmp_path / NEW).mkdir(parents=True)
     (tmp_path / NEW / "manifest.sqlite3").write_bytes(b"the new one")
     with caplog.at_level(logging.WARNING, logger="kbchat.data_layout"):
-        settings = Settings()
+        settings = load_settings()
     assert settings.paths.index_dir == NEW
     assert tree(tmp_path / NEW) == {"manifest.sqlite3": b"the new one"}
     assert tree(tmp_path / OLD) == files
@@ -165,7 +167,7 @@ def test_a_folder_without_an_index_is_not_moved(
     (tmp_path / OLD).mkdir(parents=True)
     (tmp_path / OLD / "notes.txt").write_text("not an index")
     assert not looks_like_index(tmp_path / OLD)
-    Settings()
+    load_settings()
     assert (tmp_path / OLD / "notes.txt").exists() and not (tmp_path / "data").exists()
 
 
@@ -187,7 +189,7 @@ def test_a_move_across_filesystems_fails_and_leaves_the_old_index_intact(
     try:
         (tmp_path / "data").symlink_to(elsewhere)  # data/ is on another filesystem
         with pytest.raises(DataMigrationError) as raised:
-            Settings()
+            load_settings()
         message = str(raised.value)
         assert f"Could not move {tmp_path / OLD} to {tmp_path / NEW}" in message
         assert "is intact" in message and "KBCHAT_INDEX_DIR=vectorstore/data" in message
@@ -211,18 +213,18 @@ def test_a_failed_move_is_one_line_from_the_cli_and_is_tried_again(
     assert tree(tmp_path / OLD) == files
 
     (tmp_path / "data").unlink()  # the user fixes it; the next start moves the index
-    Settings()
+    load_settings()
     assert tree(tmp_path / NEW) == files and not (tmp_path / OLD).exists()
 
 
 CHILD = """
 import sys, time
 from pathlib import Path
-import kbchat.settings
+import kbchat.settings_loading
 Path(f"ready-{sys.argv[1]}").touch()
 while not Path("go").exists():
     time.sleep(0.002)
-print(kbchat.settings.Settings().paths.index_dir)
+print(kbchat.settings_loading.load_settings().paths.index_dir)
 """
 
 
@@ -279,7 +281,11 @@ def test_the_loser_of_a_rename_race_leaves_everything_as_the_winner_made_it(
         if not winners:
             winners.append(
                 subprocess.run(
-                    [sys.executable, "-c", "from kbchat.settings import Settings; Settings()"],
+                    [
+                        sys.executable,
+                        "-c",
+                        "from kbchat.settings_loading import load_settings; load_settings()",
+                    ],
                     cwd=tmp_path,
                     env={**os.environ, "PYTHONPATH": str(ROOT)},
                     capture_output=True,
@@ -291,7 +297,7 @@ def test_the_loser_of_a_rename_race_leaves_everything_as_the_winner_made_it(
 
     monkeypatch.setattr("kbchat.data_layout.os.rename", rename_after_another_process)
     with caplog.at_level(logging.WARNING, logger="kbchat.data_layout"):
-        assert Settings().paths.index_dir == NEW
+        assert load_settings().paths.index_dir == NEW
     [winner] = winners
     assert winner.returncode == 0 and winner.stderr.count("Moved ") == 3, winner.stderr
     assert moved_files(tmp_path) == files
