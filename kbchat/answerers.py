@@ -49,7 +49,8 @@ def private_answerer(settings: Settings) -> tuple[Answerer, ResolvedModel | None
         backend,
         label="private",
         **answering_options(settings),
-        fallback=bool(resolved and resolved.fallback),
+        # The scripted engine is a stand-in too: the pages say so and show its notice.
+        fallback=bool(resolved and resolved.fallback) or _engine_notice(settings) is not None,
         notice=resolved.notice if resolved else _engine_notice(settings),
     )
     return answerer, resolved

@@ -30,7 +30,8 @@ NOT_COVERED = "The documents do not cover this."
 TEMPLATE_TOKENS = 4  # per message: role markers, as a chat template adds them
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _PIECE = re.compile(r"\S+\s*")
-_PASSAGE = re.compile(r'<passage n="(\d+)"[^>]*>\n(.*?)\n</passage>', re.DOTALL)
+# Attribute values are quoted and may hold ">" (a section path "Policy > Leave").
+_PASSAGE = re.compile(r'<passage n="(\d+)"(?: [\w-]+="[^"]*")*>\n(.*?)\n</passage>', re.DOTALL)
 _SENTENCE = re.compile(r"(.+?[.!?])(?:\s|$)", re.DOTALL)
 
 

@@ -263,7 +263,7 @@ def test_compare_runs_both_on_the_same_passages(
     (shown,) = answerer.backend.requests  # type: ignore[attr-defined]
     said = result.private.text.strip()
     assert said and grounded_reply(shown).startswith(said)
-    assert said.split(" [")[0].lstrip("… ") in result.cloud.text
+    assert said.split(" [")[0][:60] in result.cloud.text
     assert result.agreement is not None and 0 < result.agreement <= 1
     assert result.wall_s > 0
     sent = control.requests[-1].json()

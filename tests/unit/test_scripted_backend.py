@@ -14,9 +14,9 @@ from vectorstore.records import SearchHit
 
 
 def _passage(n: int, text: str, source: str) -> Passage:
-    return Passage(
-        n, SearchHit(chunk_id=f"c{n}", text=text, metadata={"source": source}, score=1.0)
-    )
+    # A section path holds ">", as the headings of a Markdown page give it.
+    metadata = {"source": source, "section": "Leave Policy > How much leave you get"}
+    return Passage(n, SearchHit(chunk_id=f"c{n}", text=text, metadata=metadata, score=1.0))
 
 
 def test_it_cites_the_first_sentence_of_the_leading_passages() -> None:
@@ -58,7 +58,7 @@ def test_the_engine_setting_selects_it_and_every_answer_says_so(tmp_path: Path) 
     assert isinstance(backend, ScriptedBackend) and resolved is None
     assert backend.context_window == 2048
     answerer, _ = private_answerer(settings)
-    assert answerer.notice == SCRIPTED_NOTICE
+    assert answerer.notice == SCRIPTED_NOTICE and answerer.fallback  # the pages show it
 
 
 def test_a_company_server_wins_over_the_engine_and_has_no_notice(tmp_path: Path) -> None:
