@@ -1,7 +1,9 @@
 """An admin's label is in force from the moment it is saved, checked where the data arrives.
 
-The cloud is `llama_cpp.server` serving the packaged SmolLM2 on 127.0.0.1 behind a recording
-proxy that keeps every request body. A document is ingested as internal, an admin relabels it
+The cloud is the parrot (a real OpenAI-compatible server on 127.0.0.1) behind a recording
+proxy that keeps every request body; the private model is the scripted one, which quotes the
+passages it is given word for word, so an earlier answer drawn from the document is easy to
+spot if it travels on. A document is ingested as internal, an admin relabels it
 confidential (with ``kbchat docs label``, or on the Admin page), and the cloud model is asked
 about it (``kbchat ask --model cloud``/``both``, the chat page): its text must never arrive, not
 even when another process holds the ingestion lock so the index keeps the old label, and not
@@ -31,6 +33,7 @@ from kbchat.settings import Settings
 from tests.conftest import make_settings
 from tests.fixtures.cli import ROOT, kbchat
 from tests.fixtures.cloud_app import cloud_env
+from tests.fixtures.parrot_server import parrot_cloud
 from tests.fixtures.recording_proxy import ProxyControl
 
 pytestmark = [pytest.mark.security, pytest.mark.integration]
@@ -76,13 +79,21 @@ def kb(tmp_path: Path) -> Settings:
     return settings
 
 
+@pytest.fixture(scope="module")
+def cloud_stand_in() -> Iterator[tuple[str, ProxyControl]]:
+    """The parrot behind the recording proxy, in place of llama.cpp's server."""
+    with parrot_cloud() as stand_in:
+        yield stand_in
+
+
 @pytest.fixture
 def env(kb: Settings, cloud_stand_in: tuple[str, ProxyControl]) -> dict[str, str]:
     """What points `kbchat` (a new process) and the app at the index and the cloud stand-in."""
     return {
         "KBCHAT_CORPUS_DIR": str(kb.paths.corpus_dir),
         "KBCHAT_INDEX_DIR": str(kb.paths.index_dir),
-        "KBCHAT_MODELS_DIR": str(kb.local.models_dir),  # empty: the packaged SmolLM2
+        "KBCHAT_MODELS_DIR": str(kb.local.models_dir),
+        "KBCHAT_LOCAL_ENGINE": "scripted",
         "KBCHAT_LOCAL_PRELOAD": "false",
         "KBCHAT_TEMPERATURE": "0",
         **cloud_env(cloud_stand_in[0]),
