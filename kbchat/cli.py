@@ -606,7 +606,7 @@ def models_pull(settings: Settings) -> None:
     Resumes an interrupted download. Set HF_ENDPOINT to use a mirror and HF_TOKEN if it
     needs a token.
     """
-    from kbchat.llm.models import pull_llama2
+    from kbchat.llm.download import pull_llama2
 
     with _user_errors():
         path = pull_llama2(settings.local.models_dir, progress=sys.stderr.isatty())

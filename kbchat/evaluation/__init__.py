@@ -5,7 +5,8 @@
 - `metrics`: recall@k and MRR, and per model key phrases, refusals, citation precision,
   groundedness, latency percentiles, tokens and cost (the definitions are in its docstring).
 - `runner`: one retrieval per question, then each model on it, one after the other.
-- `report`: the summary table and the Markdown or HTML report.
+- `findings`: what a run found: the retrieval and per-model figures, the worst questions.
+- `report`: those as the summary table for a terminal and the Markdown or HTML report.
 """
 
 from kbchat.evaluation.dataset import EvalQuestion, load_eval_set

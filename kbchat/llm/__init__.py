@@ -6,6 +6,7 @@ Only light modules are imported here; ``llama_cpp`` and ``openai`` are imported 
 from __future__ import annotations
 
 from kbchat.llm.base import ChatBackend, ChatMessage, ChatStream, GenerationStats, OnWait
+from kbchat.llm.download import pull_llama2
 from kbchat.llm.factory import build_cloud_backend, build_private_backend
 from kbchat.llm.llamacpp import LlamaCppBackend
 from kbchat.llm.models import (
@@ -13,7 +14,6 @@ from kbchat.llm.models import (
     ResolvedModel,
     list_models,
     packaged_model,
-    pull_llama2,
     resolve_local_model,
 )
 from kbchat.llm.openai_compat import OpenAICompatBackend

@@ -16,6 +16,8 @@ from kbchat.answering.service import NOTHING_FOUND, Answerer, Turn
 from kbchat.llm.models import packaged_model
 from kbchat.settings import Settings
 from tests.conftest import make_settings
+from tests.fixtures.gemma3 import CHAT_FORMAT as GEMMA3_CHAT_FORMAT
+from tests.fixtures.gemma3 import gemma3_model
 
 pytestmark = pytest.mark.integration
 
@@ -106,8 +108,8 @@ def test_second_architecture_answers_through_the_same_code(
     gemma = make_settings(
         tmp_path,
         local={
-            "local_model_path": packaged_model("gemma3"),
-            "local_chat_format": "gemma",
+            "local_model_path": gemma3_model(),
+            "local_chat_format": GEMMA3_CHAT_FORMAT,
             "local_n_ctx": 2048,
             "max_answer_tokens": 32,
         },

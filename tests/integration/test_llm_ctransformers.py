@@ -14,6 +14,7 @@ from kbchat.llm.base import ChatMessage
 from kbchat.llm.ctransformers_engine import CTransformersBackend, check_llama_gguf
 from kbchat.llm.locking import ModelBusyError
 from kbchat.llm.models import packaged_model
+from tests.fixtures.gemma3 import gemma3_model
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +28,7 @@ def _backend(path: Path) -> CTransformersBackend:
 
 
 def test_another_architecture_is_refused_naming_the_file_and_llama_cpp() -> None:
-    gemma = packaged_model("gemma3")
+    gemma = gemma3_model()
     with pytest.raises(ModelError) as refused:
         check_llama_gguf(gemma)
     message = str(refused.value)

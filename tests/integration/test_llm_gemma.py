@@ -7,7 +7,7 @@ import pytest
 from kbchat.llm.base import ChatMessage
 from kbchat.llm.gguf import read_gguf_info
 from kbchat.llm.llamacpp import LlamaCppBackend
-from kbchat.llm.models import packaged_model
+from tests.fixtures.gemma3 import CHAT_FORMAT, DISPLAY_NAME, gemma3_model
 
 pytestmark = pytest.mark.integration
 
@@ -15,18 +15,18 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def gemma() -> LlamaCppBackend:
     return LlamaCppBackend(
-        packaged_model("gemma3"),
-        chat_format="gemma",
+        gemma3_model(),
+        chat_format=CHAT_FORMAT,
         n_ctx=1024,
         n_threads=1,
         n_gpu_layers=0,
-        display_name="Gemma 3 270M",
+        display_name=DISPLAY_NAME,
     )
 
 
 def test_packaged_gemma3_is_assembled_once_and_is_gemma3() -> None:
-    path = packaged_model("gemma3")
-    assert path == packaged_model("gemma3")
+    path = gemma3_model()
+    assert path == gemma3_model()
     assert read_gguf_info(path).architecture == "gemma3"
 
 

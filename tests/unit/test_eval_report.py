@@ -14,7 +14,6 @@ from kbchat.evaluation.report import (
     render_html,
     render_markdown,
     render_text,
-    worst_questions,
     write_report,
 )
 from kbchat.evaluation.runner import EvalRun
@@ -47,21 +46,6 @@ class _Tags(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         self.cells.append(data)
-
-
-def test_worst_questions_are_ranked_by_how_bad() -> None:
-    worst = worst_questions(build_run())
-    # 3: retrieval miss (4) + private false refusal (3) = 7; 6: private answered an
-    # unanswerable question (5) + groundedness 0 (1) = 6; 1: cloud failed (2); 2: private
-    # missed a key phrase (2). 4 and 5 went well.
-    assert [w.row.number for w in worst] == [3, 6, 1, 2]
-    assert [w.score for w in worst] == pytest.approx([7, 6, 2, 2])
-    assert worst[0].reasons == (
-        "retrieval: no passage from travel/per_diem.csv",
-        "private: refused a question the documents answer",
-    )
-    assert "private: key phrases missing: 'browser'" in worst[3].reasons
-    assert worst_questions(build_run(), limit=2) == worst[:2]
 
 
 def test_markdown_report_has_both_columns_and_escapes_untrusted_text() -> None:

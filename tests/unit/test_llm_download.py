@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kbchat.errors import ModelError
-from kbchat.llm.models import pull_llama2
+from kbchat.llm.download import pull_llama2
 from kbchat.settings import LLAMA2_FILE, LLAMA2_REPO
 from tests.fixtures.ports import free_port
 
