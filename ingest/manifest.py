@@ -31,6 +31,11 @@ CREATE TABLE IF NOT EXISTS failures (
     reason TEXT NOT NULL,
     at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS no_text (
+    source TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS journal (
     source TEXT PRIMARY KEY,
     new_ids TEXT NOT NULL
@@ -93,7 +98,7 @@ class Manifest:
         }
 
     def commit_file(self, entry: FileEntry) -> None:
-        """Record a file as indexed, clearing its journal entry and last failure."""
+        """Record a file as indexed, clearing its journal entry and last failure or skip."""
         with self._transaction() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -111,6 +116,7 @@ class Manifest:
             )
             conn.execute("DELETE FROM journal WHERE source = ?", (entry.source,))
             conn.execute("DELETE FROM failures WHERE source = ?", (entry.source,))
+            conn.execute("DELETE FROM no_text WHERE source = ?", (entry.source,))
 
     def remove_file(self, source: str) -> None:
         """Forget a file (after its chunks left the index)."""
@@ -118,6 +124,7 @@ class Manifest:
             conn.execute("DELETE FROM files WHERE source = ?", (source,))
             conn.execute("DELETE FROM journal WHERE source = ?", (source,))
             conn.execute("DELETE FROM failures WHERE source = ?", (source,))
+            conn.execute("DELETE FROM no_text WHERE source = ?", (source,))
 
     def invalidate(self, source: str) -> None:
         """Make the next run process a file again, whatever its hash."""
@@ -127,15 +134,16 @@ class Manifest:
     def clear(self) -> None:
         """Forget everything (a full rebuild)."""
         with self._transaction() as conn:
-            for table in ("files", "failures", "journal"):
+            for table in ("files", "failures", "no_text", "journal"):
                 conn.execute(f"DELETE FROM {table}")
 
     # -- failures ----------------------------------------------------------------------------
 
     def record_failure(self, source: str, reason: str, at: str) -> None:
-        """Remember why the last attempt at a file failed."""
+        """Remember why the last attempt at a file failed (what is indexed for it stays)."""
         with self._transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?)", (source, reason, at))
+            conn.execute("DELETE FROM no_text WHERE source = ?", (source,))
 
     def failures(self) -> dict[str, tuple[str, str]]:
         """Files whose last attempt failed: source -> (reason, time)."""
@@ -144,11 +152,31 @@ class Manifest:
         return {source: (reason, at) for source, reason, at in rows}
 
     def forget_failures(self, keep: set[str]) -> None:
-        """Drop failure records of files that are no longer in the corpus."""
+        """Drop failure and no-text records of files that are no longer in the corpus."""
         with self._transaction() as conn:
-            for (source,) in conn.execute("SELECT source FROM failures").fetchall():
-                if source not in keep:
-                    conn.execute("DELETE FROM failures WHERE source = ?", (source,))
+            for table in ("failures", "no_text"):
+                for (source,) in conn.execute(f"SELECT source FROM {table}").fetchall():
+                    if source not in keep:
+                        conn.execute(f"DELETE FROM {table} WHERE source = ?", (source,))
+
+    # -- files with no text ------------------------------------------------------------------
+
+    def record_no_text(self, source: str, reason: str, at: str) -> None:
+        """Remember that a file has nothing to index, and forget it as an indexed file.
+
+        Call it after the file's chunks left the index (as `remove_file`); its journal entry
+        and last failure go too.
+        """
+        with self._transaction() as conn:
+            for table in ("files", "journal", "failures"):
+                conn.execute(f"DELETE FROM {table} WHERE source = ?", (source,))
+            conn.execute("INSERT OR REPLACE INTO no_text VALUES (?, ?, ?)", (source, reason, at))
+
+    def no_text(self) -> dict[str, tuple[str, str]]:
+        """Files that had nothing to index at their last attempt: source -> (reason, time)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT source, reason, at FROM no_text").fetchall()
+        return {source: (reason, at) for source, reason, at in rows}
 
     # -- journal -----------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ingest.loaders import LoadedDocument, LoaderLimits, LoadError, Section
+from ingest.loaders import LoadedDocument, LoaderLimits, LoadError, NoTextError, Section
 
 # The function that parses a file in a worker, as "module:name" (tests swap in a hostile one).
 DEFAULT_LOADER = "ingest.loaders:load_document"
@@ -127,6 +127,8 @@ def _worker_main(conn: Connection, memory_mb: int, loader: str) -> None:
                 dict(document.metadata),
             )
             conn.send((task_id, "ok", payload))
+        except NoTextError as err:
+            conn.send((task_id, "no text", str(err)))
         except LoadError as err:
             if isinstance(err.__cause__, MemoryError):
                 conn.send((task_id, "memory", _memory_reason(memory_mb)))
@@ -262,7 +264,8 @@ class ParserPool:
         """Load files in the workers, yielding ``(key, document or error)`` in input order.
 
         Up to ``limits.workers`` files are parsed at once; a file over a limit yields a
-        `LoadError` naming the limit and its setting. Setting ``stop`` ends the iteration
+        `LoadError` naming the limit and its setting; a file with nothing to index yields a
+        `NoTextError`. Setting ``stop`` ends the iteration
         (`ParseStopped`) within a tenth of a second; a worker busy at that moment is killed.
         ``limits`` (what one DOCX, PDF or HTML file may ask of its parser) go to the loader
         as its ``limits`` argument; None calls it without one.
@@ -321,6 +324,8 @@ class ParserPool:
                     raise RuntimeError(f"parser answered task {got_id}, expected {task_id}")
                 if kind == "ok":
                     return _document(value)
+                if kind == "no text":
+                    return NoTextError.from_reason(value)
                 if kind == "memory":
                     worker.process.join(5)
                 return LoadError(value)

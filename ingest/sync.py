@@ -6,7 +6,10 @@ Guarantees:
 - a file's manifest row is written only after its chunks are in the index, and a journal entry
   made before the write lets a run killed at any point converge, when run again, to the index
   a clean run would build;
-- a file that cannot be read is reported and skipped, and whatever was indexed for it stays;
+- a file that cannot be read is reported as failed, and whatever was indexed for it stays;
+- a file with nothing to index (empty, only front matter, a CSV header, a PDF without a text
+  layer) is not a failure: it is listed as skipped with the reason, and what was indexed for
+  it is removed, as for a deleted file (the document now says nothing);
 - one ingestion at a time (a lock); searches keep working meanwhile;
 - vectors of two embedders are never mixed: when the configured embedding model or backend
   differs from the one that built the index, the run rebuilds it from nothing (as ``full``
@@ -32,7 +35,7 @@ from ingest.access import AccessDecision, access_for, front_matter_access, undet
 from ingest.chunking import ChunkingOptions, chunk_document, sha256_hex
 from ingest.discover import discover
 from ingest.links import link_targets, strictest
-from ingest.loaders import LoadedDocument, LoaderLimits, LoadError
+from ingest.loaders import NO_TEXT, LoadedDocument, LoaderLimits, LoadError, NoTextError
 from ingest.lock import ingest_lock
 from ingest.manifest import FileEntry, Manifest
 from ingest.parser_pool import DEFAULT_LOADER, ParserLimits, ParseStopped, shared_pool
@@ -77,10 +80,22 @@ class _Failed:
 
 
 @dataclass(frozen=True)
-class _Batch:
-    """Files embedded together, in plan order, with failures met on the way."""
+class _NoText:
+    """A file with nothing to index, why, and what was indexed for it before (to remove)."""
 
-    items: list[_Prepared | _Failed]
+    source: str
+    reason: str
+    old_ids: tuple[str, ...]
+
+
+_Item = _Prepared | _Failed | _NoText
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Files embedded together, in plan order, with failures and empty files met on the way."""
+
+    items: list[_Item]
     vectors: list[np.ndarray]  # one matrix per _Prepared item, in order
 
 
@@ -331,7 +346,7 @@ class IngestJob:
         if not plan:
             return done
         stop = threading.Event()
-        loaded: queue.Queue[_Prepared | _Failed | _End] = queue.Queue(LOADED_QUEUE)
+        loaded: queue.Queue[_Item | _End] = queue.Queue(LOADED_QUEUE)
         encoded: queue.Queue[_Batch | _End] = queue.Queue(1)
         stages = [
             threading.Thread(
@@ -367,7 +382,7 @@ class IngestJob:
         plan: dict[str, _Planned],
         entries: dict[str, FileEntry],
         now: str,
-        out: queue.Queue[_Prepared | _Failed | _End],
+        out: queue.Queue[_Item | _End],
         stop: threading.Event,
     ) -> None:
         """Parse the planned files in the parser workers and chunk them, in plan order."""
@@ -378,10 +393,14 @@ class IngestJob:
             for source, result in pool.load_many(
                 files, max_bytes=self.options.max_file_bytes, limits=limits, stop=stop
             ):
-                if isinstance(result, LoadError):
-                    item: _Prepared | _Failed = _Failed(source, str(result))
+                old = entries.get(source)
+                item: _Item
+                if isinstance(result, NoTextError):
+                    item = _NoText(source, str(result), old.chunk_ids if old else ())
+                elif isinstance(result, LoadError):
+                    item = _Failed(source, str(result))
                 else:
-                    item = self._prepare(source, plan[source], entries.get(source), now, result)
+                    item = self._prepare(source, plan[source], old, now, result)
                 _put(out, item, stop)
             _put(out, _End(), stop)
         except (ParseStopped, _Stopped):
@@ -391,14 +410,14 @@ class IngestJob:
 
     def _encode_stage(
         self,
-        source: queue.Queue[_Prepared | _Failed | _End],
+        source: queue.Queue[_Item | _End],
         out: queue.Queue[_Batch | _End],
         stop: threading.Event,
     ) -> None:
         """Group parsed files into batches (see `EMBED_BATCH`) and embed each batch."""
         try:
             cap, chunks = 1, 0
-            items: list[_Prepared | _Failed] = []
+            items: list[_Item] = []
             for item in _drain(source, stop):
                 items.append(item)
                 if isinstance(item, _Prepared):
@@ -414,7 +433,7 @@ class IngestJob:
         except BaseException as err:  # noqa: BLE001 - the writing thread re-raises it
             _put_end(out, err, stop)
 
-    def _embed(self, items: list[_Prepared | _Failed]) -> _Batch:
+    def _embed(self, items: list[_Item]) -> _Batch:
         prepared = [item for item in items if isinstance(item, _Prepared)]
         return _Batch(items, self._vectors(prepared) if prepared else [])
 
@@ -466,6 +485,22 @@ class IngestJob:
         self.report.failed.append({"path": source, "reason": reason})
         self.manifest.record_failure(source, reason, _utc_now())
 
+    def _skip_no_text(self, item: _NoText) -> None:
+        """List a file with nothing to index as skipped; remove what was indexed for it.
+
+        Its old passages would otherwise go on being served for a document that now says
+        nothing. Journaled as a removal, so a run killed half-way converges.
+        """
+        reason = item.reason
+        if item.old_ids:
+            self.manifest.journal_begin(item.source, [])
+            self.index.delete(item.old_ids)
+            self.report.chunks_removed += len(item.old_ids)
+            count = len(item.old_ids)
+            reason += f"; its {count} earlier passage{'s' if count > 1 else ''} left the index"
+        self.manifest.record_no_text(item.source, reason, _utc_now())
+        self.report.skipped.append({"path": item.source, "reason": reason})
+
     def _prepare(
         self,
         source: str,
@@ -473,8 +508,9 @@ class IngestJob:
         old: FileEntry | None,
         now: str,
         document: LoadedDocument,
-    ) -> _Prepared | _Failed:
-        """Label and chunk one parsed file; `_Failed` when it cannot be ingested."""
+    ) -> _Item:
+        """Label and chunk one parsed file; `_Failed` when it cannot be ingested, `_NoText`
+        when it gives no chunks."""
         file_hash, size = planned.file_hash, planned.size
         try:
             sensitivity = strictest(
@@ -503,7 +539,7 @@ class IngestJob:
             options=self.options.chunking,
         )
         if not records:
-            return _Failed(source, "no text could be extracted")
+            return _NoText(source, NO_TEXT, old.chunk_ids if old else ())
         stated = document.metadata.get("access") if document.format == "markdown" else None
         access = access_metadata(self._access(source, stated).groups)
         records = [replace(r, metadata={**r.metadata, **access}) for r in records]
@@ -542,6 +578,9 @@ class IngestJob:
         for item in batch.items:
             if isinstance(item, _Failed):
                 self._fail(item.source, item.reason)
+                done += 1
+            elif isinstance(item, _NoText):
+                self._skip_no_text(item)
                 done += 1
         if not prepared:
             return done

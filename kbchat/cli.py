@@ -146,7 +146,9 @@ def ingest(
     """Bring the index in step with a folder of documents (incremental).
 
     PATH defaults to KBCHAT_CORPUS_DIR. New files are added, changed files replaced, deleted
-    files removed; files that cannot be read are reported and skipped.
+    files removed. Files that cannot be read are reported as failed (what was indexed for them
+    stays); files with nothing to index (empty, only front matter, a CSV header) are skipped,
+    not failed, and their earlier passages removed.
 
     \b
     Examples:

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from ingest.loaders import NO_TEXT
 from ingest.sync import IngestReport, Progress, ProgressCallback
 from kbchat.audit import audit_for
 from kbchat.errors import IngestBusyError, KbchatError
@@ -182,12 +183,16 @@ class StatusTracker:
 
 
 def _per_file(
-    before: dict[str, tuple[object, ...]], after: dict[str, tuple[object, ...]]
+    before: dict[str, tuple[object, ...]],
+    after: dict[str, tuple[object, ...]],
+    no_text: set[str],
 ) -> dict[str, list[str]]:
+    """Paths added, updated and removed; a file whose passages left the index because it
+    has no text any more is listed once, as skipped in the report, not also as removed."""
     return {
         "added": sorted(set(after) - set(before)),
         "updated": sorted(s for s in set(after) & set(before) if after[s] != before[s]),
-        "removed": sorted(set(before) - set(after)),
+        "removed": sorted(set(before) - set(after) - no_text),
     }
 
 
@@ -247,7 +252,8 @@ def tracked_ingest(
     finally:
         with _active_lock:
             _active_here -= 1
-    files = _per_file(before, _manifest_state(settings))
+    no_text = {s["path"] for s in report.skipped if s["reason"].startswith(NO_TEXT)}
+    files = _per_file(before, _manifest_state(settings), no_text)
     tracker.finish(state="done", phase="done", report=report.to_dict(), files=files)
     _audit(settings, origin, user, full, report, None)
     return report
@@ -268,6 +274,7 @@ def _audit(
             files_updated=report.files_updated,
             files_removed=report.files_removed,
             files_failed=len(report.failed),
+            files_skipped=len(report.skipped),
         )
     else:
         detail["error"] = error
@@ -281,7 +288,8 @@ def _audit(
 
 
 def summary(report: IngestReport) -> str:
-    """One run in a line, time-stamped, then one line per file that failed."""
+    """One run in a line, time-stamped, then one line per file that failed or was skipped
+    (unsupported, or nothing to index: not a failure)."""
     line = (
         f"[{time.strftime('%H:%M:%S')}] {report.files_added} added, "
         f"{report.files_updated} updated, {report.files_removed} removed, "
@@ -290,4 +298,5 @@ def summary(report: IngestReport) -> str:
     )
     if report.access_rewritten:
         line += f" Access rewritten for {report.access_rewritten} document(s)."
-    return line + "".join(f"\n  failed:  {f['path']}: {f['reason']}" for f in report.failed)
+    line += "".join(f"\n  failed:  {f['path']}: {f['reason']}" for f in report.failed)
+    return line + "".join(f"\n  skipped: {s['path']}: {s['reason']}" for s in report.skipped)

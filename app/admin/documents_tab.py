@@ -64,9 +64,11 @@ def _table(rows: list[documents.DocumentRow]) -> list[dict[str, Any]]:
 def _render_list(rows: list[documents.DocumentRow]) -> None:
     indexed = sum(1 for r in rows if r.chunks)
     problems = sum(1 for r in rows if r.status == documents.STATUS_FAILED)
+    empty = sum(1 for r in rows if r.status == documents.STATUS_NO_TEXT)
     st.caption(
         f"{indexed} document(s) indexed, {len(rows)} listed"
         + (f", {problems} failed at the last attempt" if problems else "")
+        + (f", {empty} skipped with no text to index" if empty else "")
         + ". Changes to the folder reach the index when you re-ingest."
     )
     st.dataframe(_table(rows), hide_index=True, width="stretch", key="admin-documents")

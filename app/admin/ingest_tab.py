@@ -61,7 +61,8 @@ def _report(status: JobStatus) -> None:
         f"The last ingestion ({status.origin}) finished at {finished}: "
         f"{r.get('files_added', 0)} added, {r.get('files_updated', 0)} updated, "
         f"{r.get('files_removed', 0)} removed, {r.get('files_unchanged', 0)} unchanged, "
-        f"{len(r.get('failed', []))} failed; {r.get('chunks_total', 0)} chunks in the index, "
+        f"{len(r.get('failed', []))} failed, {len(r.get('skipped', []))} skipped; "
+        f"{r.get('chunks_total', 0)} chunks in the index, "
         f"in {float(r.get('seconds', 0)):.1f} s."
     )
     for note in r.get("notes", []):

@@ -11,15 +11,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
-from ingest.loaders.base import LoadedDocument, LoadError, Section, read_file, short_reason
+from ingest.loaders.base import (
+    NO_TEXT,
+    LoadedDocument,
+    LoadError,
+    NoTextError,
+    Section,
+    read_file,
+    short_reason,
+)
 from ingest.loaders.limits import DEFAULT_LIMITS, LimitExceededError, LoaderLimits
 
 __all__ = [
+    "NO_TEXT",
     "SUPPORTED_EXTENSIONS",
     "LimitExceededError",
     "LoadError",
     "LoadedDocument",
     "LoaderLimits",
+    "NoTextError",
     "Section",
     "load_document",
 ]
@@ -58,6 +68,8 @@ def load_document(
     Raises:
         LoadError: The file cannot be ingested; the message says why. No other exception
             escapes for a bad file.
+        NoTextError: (a `LoadError`) The file was read and has nothing to index: it is
+            empty, only front matter, a header row, a PDF without a text layer...
     """
     suffix = path.suffix.lower()
     fmt = SUPPORTED_EXTENSIONS.get(suffix)

@@ -68,6 +68,28 @@ class LoadError(Exception):
         self.reason = reason
 
 
+NO_TEXT = "no text to index"
+
+
+class NoTextError(LoadError):
+    """A file that was read but has nothing to index: it is skipped, not failed.
+
+    Unlike the other load errors it says the document is now empty (only front matter, a
+    header row, a PDF without a text layer...): what was indexed for it is removed, as for a
+    deleted file. The reason starts with ``NO_TEXT``, then says why in brackets when known.
+    """
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(f"{NO_TEXT} ({detail})" if detail else NO_TEXT)
+
+    @classmethod
+    def from_reason(cls, reason: str) -> NoTextError:
+        """The error whose reason is ``reason`` (one raised in a parser process, rebuilt)."""
+        error = cls()
+        LoadError.__init__(error, reason)
+        return error
+
+
 def read_file(path: Path, max_bytes: int) -> bytes:
     """Read a file's bytes after checking that it is a readable, non-empty, small enough file.
 
@@ -79,7 +101,8 @@ def read_file(path: Path, max_bytes: int) -> bytes:
         The file's content.
 
     Raises:
-        LoadError: The path is missing, unreadable, not a regular file, empty or too large.
+        LoadError: The path is missing, unreadable, not a regular file or too large.
+        NoTextError: The file is empty (0 bytes).
     """
     try:
         info = path.stat()
@@ -101,7 +124,7 @@ def read_file(path: Path, max_bytes: int) -> bytes:
 
 def _check_size(size: int, max_bytes: int) -> None:
     if size == 0:
-        raise LoadError("file is empty")
+        raise NoTextError("the file is empty")
     if size > max_bytes:
         raise LoadError(
             f"file is {format_size(size, round_up=True)}, "
@@ -254,6 +277,7 @@ def build_document(
     fmt: str,
     sections: Iterable[Section],
     metadata: Mapping[str, str] | None = None,
+    no_text: str = "",
 ) -> LoadedDocument:
     """Assemble a LoadedDocument, dropping empty sections.
 
@@ -262,16 +286,17 @@ def build_document(
         fmt: Format name.
         sections: Sections in document order.
         metadata: Front matter fields, if any.
+        no_text: Why the file may have no text ("only front matter"), for the reason.
 
     Returns:
         The document.
 
     Raises:
-        LoadError: No section has any text.
+        NoTextError: No section has any text.
     """
     kept = tuple(section for section in sections if section.text.strip())
     if not kept:
-        raise LoadError("no text could be extracted")
+        raise NoTextError(no_text)
     return LoadedDocument(
         title=" ".join(title.split()),
         format=fmt,

@@ -9,6 +9,7 @@ from pathlib import Path
 from ingest.loaders.base import (
     LoadedDocument,
     LoadError,
+    NoTextError,
     Section,
     build_document,
     humanise_stem,
@@ -33,19 +34,20 @@ def load(path: Path, data: bytes) -> LoadedDocument:
         The document, sections of up to ROWS_PER_SECTION rendered rows.
 
     Raises:
-        LoadError: Undecodable or malformed content, no text, or no data rows.
+        LoadError: Undecodable or malformed content.
+        NoTextError: No rows, or a header row and no data rows.
     """
     text = read_text(path, data)
     title = humanise_stem(path)
     rows = _read_rows(text)
     if not rows:
-        raise LoadError("no text could be extracted")
+        raise NoTextError("no rows")
     width = max(len(row) for row in rows)
     header = [" ".join(name.split()) or f"Column {index + 1}" for index, name in enumerate(rows[0])]
     header += [f"Column {index + 1}" for index in range(len(header), width)]
     lines = [line for row in rows[1:] if (line := render_row(header, row))]
     if not lines:
-        raise LoadError("no data rows")
+        raise NoTextError("a header row but no data rows")
     sections = [
         Section("\n".join(lines[start : start + ROWS_PER_SECTION]), (title,))
         for start in range(0, len(lines), ROWS_PER_SECTION)

@@ -39,7 +39,8 @@ def load(path: Path, data: bytes, limits: LoaderLimits = DEFAULT_LIMITS) -> Load
         The document, tables rendered as "Header: value | Header: value" lines.
 
     Raises:
-        LoadError: Not a DOCX (or a legacy/encrypted one), corrupt, or no text.
+        LoadError: Not a DOCX (or a legacy/encrypted one), or corrupt.
+        NoTextError: The document has no text.
         LimitExceededError: Over one of ``limits``.
     """
     document = _open(data, limits)
@@ -61,7 +62,9 @@ def load(path: Path, data: bytes, limits: LoaderLimits = DEFAULT_LIMITS) -> Load
             builder.heading(level, text)
     core_title = (document.core_properties.title or "").strip()
     title = core_title or style_title or first_heading or humanise_stem(path)
-    return build_document(title=title, fmt="docx", sections=builder.sections())
+    return build_document(
+        title=title, fmt="docx", sections=builder.sections(), no_text="the document has no text"
+    )
 
 
 def _open(data: bytes, limits: LoaderLimits) -> DocxDocument:

@@ -49,7 +49,8 @@ def load(path: Path, data: bytes, limits: LoaderLimits = DEFAULT_LIMITS) -> Load
         The document, sections carrying their h1-h3 heading path.
 
     Raises:
-        LoadError: Undecodable content or no text.
+        LoadError: Undecodable content.
+        NoTextError: No body text (only navigation, scripts, markup).
         LimitExceededError: Over one of ``limits``.
     """
     check_html(data, limits)
@@ -59,7 +60,9 @@ def load(path: Path, data: bytes, limits: LoaderLimits = DEFAULT_LIMITS) -> Load
     walker = _Walker()
     walker.walk(soup.body or soup)
     title = page_title or walker.first_h1 or humanise_stem(path)
-    return build_document(title=title, fmt="html", sections=walker.builder.sections())
+    return build_document(
+        title=title, fmt="html", sections=walker.builder.sections(), no_text="no body text"
+    )
 
 
 def _parse(text: str) -> BeautifulSoup:

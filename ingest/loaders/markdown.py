@@ -55,7 +55,8 @@ def load(path: Path, data: bytes) -> LoadedDocument:
         holds ``redirect_to: URL`` is one passage "<title> has moved to <URL>".
 
     Raises:
-        LoadError: Undecodable text, invalid front matter, or no text (and no redirect).
+        LoadError: Undecodable text or invalid front matter.
+        NoTextError: No text (only front matter, or blank space) and no redirect.
     """
     metadata, body = split_front_matter(read_text(path, data))
     lines, first_h1 = _normalise(_COMMENT.sub("", body).split("\n"))
@@ -70,7 +71,10 @@ def load(path: Path, data: bytes) -> LoadedDocument:
     target = metadata.get("redirect_to", "").strip()
     if target and not any(section.text.strip() for section in sections):
         sections = [_redirect_section(title, target)]
-    return build_document(title=title, fmt="markdown", sections=sections, metadata=metadata)
+    no_text = "only front matter" if metadata else "" if body.strip() else "only blank space"
+    return build_document(
+        title=title, fmt="markdown", sections=sections, metadata=metadata, no_text=no_text
+    )
 
 
 def _redirect_section(title: str, target: str) -> Section:

@@ -16,6 +16,7 @@ from pypdf.errors import DependencyError, LimitReachedError
 from ingest.loaders.base import (
     LoadedDocument,
     LoadError,
+    NoTextError,
     Section,
     build_document,
     clean_text,
@@ -53,7 +54,8 @@ def load(path: Path, data: bytes, limits: LoaderLimits = DEFAULT_LIMITS) -> Load
         The document; each section carries its 1-based page number.
 
     Raises:
-        LoadError: Not a PDF, truncated, corrupt, encrypted with a password, or no text.
+        LoadError: Not a PDF, truncated, corrupt, or encrypted with a password.
+        NoTextError: No page has a text layer (scanned images?).
         LimitExceededError: Over one of ``limits``.
     """
     with _quiet_pypdf(), pdf_stream_limits(limits):
@@ -65,7 +67,7 @@ def load(path: Path, data: bytes, limits: LoaderLimits = DEFAULT_LIMITS) -> Load
         ]
         meta_title = _metadata_title(reader)
     if not sections:
-        raise LoadError("PDF has no extractable text (scanned images?)")
+        raise NoTextError("no text layer: a scanned PDF?")
     title = meta_title or _first_line(sections[0].text) or humanise_stem(path)
     return build_document(title=title, fmt="pdf", sections=sections)
 

@@ -24,14 +24,17 @@ def load(path: Path, data: bytes) -> LoadedDocument:
         The document.
 
     Raises:
-        LoadError: Binary or undecodable content, or no text.
+        LoadError: Binary or undecodable content.
+        NoTextError: Only blank space.
     """
     paragraphs = _paragraphs(read_text(path, data))
     title = humanise_stem(path)
     if paragraphs and len(paragraphs[0]) == 1 and _looks_like_title(paragraphs[0][0]):
         title = paragraphs[0][0]
     text = "\n".join(line for paragraph in paragraphs for line in _unwrap(paragraph))
-    return build_document(title=title, fmt="text", sections=[Section(text, ())])
+    return build_document(
+        title=title, fmt="text", sections=[Section(text, ())], no_text="only blank space"
+    )
 
 
 def _paragraphs(text: str) -> list[list[str]]:

@@ -67,6 +67,7 @@ STATUS_CHANGED = "changed since the last ingest"
 STATUS_GONE = "no longer in the folder: removed at the next ingest"
 STATUS_FAILED = "last attempt failed"
 STATUS_SKIPPED = "skipped"
+STATUS_NO_TEXT = "skipped: no text to index"
 
 
 class DocumentError(KbchatError):
@@ -152,6 +153,7 @@ def list_documents(settings: Settings) -> list[DocumentRow]:
     manifest = manifest_for(settings)
     entries = manifest.entries()
     failures = manifest.failures()
+    no_text = {source: why for source, why in manifest.no_text().items() if source in files}
     labels = sensitivity_overrides(settings)
     in_force = current_labels(settings)
     access = current_access(settings)
@@ -159,9 +161,11 @@ def list_documents(settings: Settings) -> list[DocumentRow]:
     rows: list[DocumentRow] = []
     for source in sorted(set(files) | set(entries) | set(failures)):
         entry, path = entries.get(source), files.get(source)
-        failure = failures.get(source)
-        if failure is not None:
+        failure = failures.get(source) or no_text.get(source)
+        if source in failures:
             status = STATUS_FAILED
+        elif source in no_text:
+            status = STATUS_NO_TEXT
         elif entry is None:
             status = STATUS_NEW
         elif path is None:

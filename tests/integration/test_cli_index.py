@@ -18,6 +18,7 @@ def test_ingest_search_stats_json_contract(tmp_path: Path, small_corpus: Path) -
     env = {"KBCHAT_CORPUS_DIR": str(small_corpus), "KBCHAT_INDEX_DIR": str(tmp_path / "idx")}
     (small_corpus / "notes.xyz").write_text("unsupported")
     (small_corpus / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    (small_corpus / "staff.csv").write_text("name,room\n")  # nothing to index: not a failure
     done = kbchat(["ingest", "--json"], env)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -36,8 +37,13 @@ def test_ingest_search_stats_json_contract(tmp_path: Path, small_corpus: Path) -
         "access_rewritten",
     }
     assert report["files_added"] == 6 and report["notes"] == []
-    assert report["failed"][0]["path"] == "broken.pdf" and report["failed"][0]["reason"]
-    assert report["skipped"] == [{"path": "notes.xyz", "reason": "unsupported file type .xyz"}]
+    [failed] = report["failed"]
+    assert failed["path"] == "broken.pdf" and failed["reason"]
+    no_rows = "no text to index (a header row but no data rows)"
+    assert report["skipped"] == [
+        {"path": "notes.xyz", "reason": "unsupported file type .xyz"},
+        {"path": "staff.csv", "reason": no_rows},
+    ]
 
     found = kbchat(["search", "how many days of annual leave", "-k", "2", "--json"], env)
     assert found.returncode == 0, found.stderr
@@ -69,6 +75,8 @@ def test_ingest_search_stats_json_contract(tmp_path: Path, small_corpus: Path) -
     human = kbchat(["ingest"], env)
     assert human.returncode == 0
     assert "6 unchanged" in human.stdout and "failed:  broken.pdf" in human.stdout
+    assert f"skipped: staff.csv: {no_rows}" in human.stdout
+    assert "failed:  staff.csv" not in human.stdout
 
 
 def test_run_level_failures_exit_non_zero_with_a_reason(tmp_path: Path) -> None:

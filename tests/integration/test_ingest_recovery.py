@@ -137,3 +137,29 @@ def test_killed_process_converges_on_rerun(tmp_path: Path) -> None:
     chunking = ChunkingOptions(defaults.ingest.chunk_size, defaults.ingest.chunk_overlap)
     clean.ingest(chunking=chunking, max_file_bytes=25 * 1024 * 1024)
     assert_same_index(resumed, clean.snapshot())
+
+
+@pytest.mark.parametrize(
+    ("target", "method"),
+    [("chroma", "delete"), ("keyword", "delete"), ("manifest", "record_no_text")],
+)
+def test_crash_while_removing_an_emptied_file_converges_on_rerun(
+    tmp_path: Path,
+    small_corpus: Path,
+    embedder: SentenceTransformerEmbedder,
+    monkeypatch: pytest.MonkeyPatch,
+    target: str,
+    method: str,
+) -> None:
+    kb = Kb(tmp_path / "kb", small_corpus, embedder)
+    kb.ingest()
+    (small_corpus / "it" / "vpn.txt").write_text("\n \n")  # now it says nothing
+    owner = {"manifest": kb.manifest, "chroma": kb.index.chroma, "keyword": kb.index.keyword}
+    crash_on_call(monkeypatch, owner[target], method, 1)
+    with pytest.raises(Crash):
+        kb.ingest()
+    monkeypatch.undo()
+    restarted = Kb(tmp_path / "kb", small_corpus, embedder)
+    report = restarted.ingest()
+    assert [s["path"] for s in report.skipped] == ["it/vpn.txt"] and report.failed == []
+    assert_same_index(restarted.snapshot(), clean_build(tmp_path, small_corpus, embedder))

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from docx import Document
+from fpdf import FPDF
 
 from ingest.chunking import ChunkingOptions
 from ingest.lock import IngestLockedError, ingest_lock
@@ -204,21 +206,133 @@ def test_bad_files_are_reported_and_the_rest_ingested(kb: Kb) -> None:
     assert set(reasons) == {
         "bad/corrupt.pdf",
         "bad/binary.txt",
-        "bad/empty.md",
         "bad/huge.txt",
         "bad/label.md",
         "bad/broken.txt",
     }
     assert "not a readable PDF" in reasons["bad/corrupt.pdf"]
     assert "binary" in reasons["bad/binary.txt"]
-    assert "empty" in reasons["bad/empty.md"]
     assert "limit" in reasons["bad/huge.txt"]
     assert "top-secret" in reasons["bad/label.md"]
     assert "cannot read" in reasons["bad/broken.txt"]
-    assert report.skipped == [{"path": "bad/image.png", "reason": "unsupported file type .png"}]
+    assert report.skipped == [
+        {"path": "bad/image.png", "reason": "unsupported file type .png"},
+        {"path": "bad/empty.md", "reason": "no text to index (the file is empty)"},
+    ]
     assert report.files_added == 7  # six good files and the cp1252 one
     assert kb.index.search("flat white", 1)[0].text.startswith("Café prices: £3")
     assert set(kb.manifest.failures()) == set(reasons)
+
+
+def _pdf(text: str) -> bytes:
+    """A one-page PDF (fpdf2); an empty text gives a page with no text layer."""
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    pdf.add_page()
+    if text:
+        pdf.multi_cell(0, 10, text)
+    return bytes(pdf.output())
+
+
+def _docx(path: Path, text: str) -> None:
+    document = Document()
+    document.add_paragraph(text)
+    document.save(str(path))
+
+
+NO_TEXT_FILES = {  # path -> (content, the reason it is skipped)
+    "empty/meta.md": (
+        b"---\ntitle: Parking\nsensitivity: internal\n---\n\n<!-- to be written -->\n",
+        "no text to index (only front matter)",
+    ),
+    "empty/zero.txt": (b"", "no text to index (the file is empty)"),
+    "empty/blank.txt": (b"  \n\t\n\n", "no text to index (only blank space)"),
+    "empty/staff.csv": (b"name,room,phone\n", "no text to index (a header row but no data rows)"),
+    "empty/zero.csv": (b"", "no text to index (the file is empty)"),
+    "empty/scan.pdf": (_pdf(""), "no text to index (no text layer: a scanned PDF?)"),
+    "empty/menu.html": (
+        b"<html><body><nav>Home</nav></body></html>",
+        "no text to index (no body text)",
+    ),
+}
+
+
+def test_files_with_no_text_are_skipped_not_failed(kb: Kb) -> None:
+    for source, (content, _reason) in NO_TEXT_FILES.items():
+        (kb.corpus / source).parent.mkdir(exist_ok=True)
+        (kb.corpus / source).write_bytes(content)
+    report = kb.ingest()
+    want = {source: reason for source, (_content, reason) in NO_TEXT_FILES.items()}
+    assert report.failed == []
+    assert {s["path"]: s["reason"] for s in report.skipped} == want
+    assert report.files_added == 6 and report.chunks_total == kb.index.count()
+    assert kb.manifest.failures() == {}
+    assert {source: why for source, (why, _at) in kb.manifest.no_text().items()} == want
+    assert not any(source.startswith("empty/") for source in kb.manifest.entries())
+    again = kb.ingest()  # still listed, every run, and still not a failure
+    assert again.failed == [] and again.files_unchanged == 6
+    assert {s["path"]: s["reason"] for s in again.skipped} == want
+
+
+@pytest.mark.parametrize(
+    ("source", "emptied", "reason"),
+    [
+        ("it/vpn.txt", b"", "no text to index (the file is empty)"),
+        ("hr/leave.md", b"---\ntitle: Leave policy\n---\n", "no text to index (only front matter)"),
+        ("it/laptops.csv", b"model,refresh years,owner\n", "no text to index (a header row"),
+    ],
+    ids=["emptied txt", "front matter only md", "header only csv"],
+)
+def test_a_file_that_loses_its_text_loses_its_passages(
+    kb: Kb,
+    tmp_path: Path,
+    embedder: SentenceTransformerEmbedder,
+    source: str,
+    emptied: bytes,
+    reason: str,
+) -> None:
+    kb.ingest()
+    path = kb.corpus / source
+    good = path.read_bytes()
+    old_ids = kb.manifest.entries()[source].chunk_ids
+    assert old_ids and set(old_ids) <= kb.index.chroma.ids()
+    path.write_bytes(emptied)
+    report = kb.ingest()
+    assert report.failed == []
+    [skip] = report.skipped
+    assert skip["path"] == source and skip["reason"].startswith(reason)
+    assert skip["reason"].endswith(
+        f"{len(old_ids)} earlier passage{'s' * (len(old_ids) > 1)} left the index"
+    )
+    assert report.chunks_removed == len(old_ids) and report.files_removed == 0
+    assert not set(old_ids) & (kb.index.chroma.ids() | kb.index.keyword.ids())
+    assert source not in kb.manifest.entries() and source in kb.manifest.no_text()
+    assert source not in {str(h.metadata["source"]) for h in kb.index.search(good.decode(), 10)}
+    assert_same_index(kb.snapshot(), clean_build(tmp_path, kb.corpus, embedder))
+    path.write_bytes(good)  # text again: indexed again, no longer skipped
+    back = kb.ingest()
+    assert back.files_added == 1 and back.skipped == [] and kb.manifest.no_text() == {}
+    assert set(kb.manifest.entries()[source].chunk_ids) == set(old_ids)
+
+
+def test_a_corrupt_pdf_or_docx_fails_and_keeps_its_passages(kb: Kb) -> None:
+    (kb.corpus / "it" / "wifi.pdf").write_bytes(_pdf("The guest wifi password is QuokkaNest42."))
+    _docx(kb.corpus / "it" / "badges.docx", "Lost badges are replaced at the QuillonDesk kiosk.")
+    kb.ingest()
+    before = kb.snapshot()
+    pdf, docx = kb.corpus / "it" / "wifi.pdf", kb.corpus / "it" / "badges.docx"
+    pdf.write_bytes(pdf.read_bytes()[:300])  # truncated: no end-of-file marker
+    docx.write_bytes(b"PK\x03\x04 not really a zip archive")
+    report = kb.ingest()
+    reasons = {f["path"]: f["reason"] for f in report.failed}
+    assert set(reasons) == {"it/wifi.pdf", "it/badges.docx"}
+    assert reasons["it/wifi.pdf"].startswith("not a readable PDF")
+    assert reasons["it/badges.docx"].startswith("not a readable DOCX")
+    assert report.skipped == [] and report.chunks_removed == 0
+    assert kb.snapshot()["dense"] == before["dense"]
+    assert kb.manifest.no_text() == {} and set(kb.manifest.failures()) == set(reasons)
+    assert kb.sources("guest wifi password")[0] == "it/wifi.pdf"
+    assert kb.sources("replace a lost badge")[0] == "it/badges.docx"
 
 
 def test_a_file_that_turns_bad_keeps_its_indexed_version(kb: Kb) -> None:

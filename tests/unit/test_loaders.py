@@ -16,6 +16,7 @@ from ingest.loaders import (
     SUPPORTED_EXTENSIONS,
     LoadedDocument,
     LoadError,
+    NoTextError,
     Section,
     load_document,
 )
@@ -32,9 +33,18 @@ def load(path: Path, max_bytes: int = LIMIT) -> LoadedDocument:
 
 
 def failure(path: Path, max_bytes: int = LIMIT) -> str:
-    """The reason load_document gives for refusing a file."""
+    """The reason load_document gives for refusing a file (a failure, not an empty file)."""
     with pytest.raises(LoadError) as caught:
         load(path, max_bytes)
+    assert caught.value.reason == str(caught.value)
+    assert not isinstance(caught.value, NoTextError), f"no text, not a failure: {caught.value}"
+    return str(caught.value)
+
+
+def no_text(path: Path) -> str:
+    """The reason load_document gives for a file that has nothing to index."""
+    with pytest.raises(NoTextError) as caught:
+        load(path)
     assert caught.value.reason == str(caught.value)
     return str(caught.value)
 
@@ -119,7 +129,7 @@ def test_fifo_is_not_read(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["empty.md", "empty.txt", "empty.pdf", "empty.docx", "e.csv"])
 def test_empty_file(tmp_path: Path, name: str) -> None:
-    assert failure(write(tmp_path, name, b"")) == "file is empty"
+    assert no_text(write(tmp_path, name, b"")) == "no text to index (the file is empty)"
 
 
 def test_oversized_file(tmp_path: Path) -> None:
@@ -132,7 +142,10 @@ def test_oversized_file(tmp_path: Path) -> None:
 
 
 def test_whitespace_only_file(tmp_path: Path) -> None:
-    assert failure(write(tmp_path, "blank.txt", " \n\t\n  ")) == "no text could be extracted"
+    assert (
+        no_text(write(tmp_path, "blank.txt", " \n\t\n  ")) == "no text to index (only blank space)"
+    )
+    assert no_text(write(tmp_path, "blank.md", "\n  \n")) == "no text to index (only blank space)"
 
 
 def test_unexpected_library_error_becomes_load_error(
@@ -272,7 +285,7 @@ def test_markdown_front_matter_bad_date(tmp_path: Path) -> None:
 
 def test_markdown_only_front_matter(tmp_path: Path) -> None:
     path = write(tmp_path, "meta.md", "---\ntitle: Nothing here\n---\n\n<!-- draft -->\n")
-    assert failure(path) == "no text could be extracted"
+    assert no_text(path) == "no text to index (only front matter)"
 
 
 def test_markdown_redirect_page_is_one_passage(tmp_path: Path) -> None:
@@ -411,7 +424,7 @@ def test_pdf_not_a_pdf(tmp_path: Path) -> None:
 
 def test_pdf_without_text(tmp_path: Path) -> None:
     path = write(tmp_path, "scan.pdf", pdf_bytes([""]))
-    assert failure(path) == "PDF has no extractable text (scanned images?)"
+    assert no_text(path) == "no text to index (no text layer: a scanned PDF?)"
 
 
 # --- DOCX ---------------------------------------------------------------------------------
@@ -501,7 +514,7 @@ def test_docx_without_text(tmp_path: Path) -> None:
     document = Document()
     document.add_paragraph("   ")
     document.save(str(tmp_path / "blank.docx"))
-    assert failure(tmp_path / "blank.docx") == "no text could be extracted"
+    assert no_text(tmp_path / "blank.docx") == "no text to index (the document has no text)"
 
 
 # --- HTML ---------------------------------------------------------------------------------
@@ -571,7 +584,7 @@ def test_html_title_fallbacks(tmp_path: Path) -> None:
 
 def test_html_without_text(tmp_path: Path) -> None:
     path = write(tmp_path, "empty.html", "<html><body><nav>Menu</nav><script>x()</script></body>")
-    assert failure(path) == "no text could be extracted"
+    assert no_text(path) == "no text to index (no body text)"
 
 
 # --- CSV ----------------------------------------------------------------------------------
@@ -605,7 +618,9 @@ def test_csv_sections_of_forty_rows(tmp_path: Path) -> None:
 
 
 def test_csv_header_only(tmp_path: Path) -> None:
-    assert failure(write(tmp_path, "h.csv", "Name;Role;Phone\n")) == "no data rows"
+    reason = "no text to index (a header row but no data rows)"
+    assert no_text(write(tmp_path, "h.csv", "Name;Role;Phone\n")) == reason
+    assert no_text(write(tmp_path, "blank.csv", ",,\n\n , ,\n")) == "no text to index (no rows)"
 
 
 def test_csv_binary(tmp_path: Path) -> None:
