@@ -9,6 +9,7 @@ from kbchat.answering.service import Answerer
 from kbchat.knowledge import AccessPolicy, index_for
 from kbchat.llm.factory import build_cloud_backend, build_private_backend
 from kbchat.llm.models import ResolvedModel
+from kbchat.llm.scripted import ScriptedBackend
 from kbchat.settings import Settings
 
 
@@ -44,14 +45,15 @@ def private_answerer(settings: Settings) -> tuple[Answerer, ResolvedModel | None
         ModelError: no GGUF file can be found, not even the packaged stand-in.
     """
     backend, resolved = build_private_backend(settings.local, settings.limits)
+    # The scripted engine is a stand-in too: the pages say so and show its notice.
+    scripted = isinstance(backend, ScriptedBackend)
     answerer = Answerer(
         index_for(settings),
         backend,
         label="private",
         **answering_options(settings),
-        # The scripted engine is a stand-in too: the pages say so and show its notice.
-        fallback=bool(resolved and resolved.fallback) or _engine_notice(settings) is not None,
-        notice=resolved.notice if resolved else _engine_notice(settings),
+        fallback=bool(resolved and resolved.fallback) or scripted,
+        notice=resolved.notice if resolved else (SCRIPTED_NOTICE if scripted else None),
     )
     return answerer, resolved
 
@@ -60,12 +62,6 @@ SCRIPTED_NOTICE = (
     "No model is answering: KBCHAT_LOCAL_ENGINE=scripted repeats the first sentences of the "
     "passages found, for trying the wiring. Unset it to answer with the private model."
 )
-
-
-def _engine_notice(settings: Settings) -> str | None:
-    """What to tell the reader about an answerer that is not a model."""
-    scripted = settings.local.local_engine == "scripted" and not settings.local.private_base_url
-    return SCRIPTED_NOTICE if scripted else None
 
 
 def cloud_answerer(settings: Settings) -> Answerer:
