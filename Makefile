@@ -9,7 +9,7 @@ TORCH_INDEX ?=
 HOST ?= $(or $(KBCHAT_UI_HOST),127.0.0.1)
 PORT ?= $(or $(KBCHAT_UI_PORT),8501)
 
-.PHONY: run test lint bench ingest ui clean
+.PHONY: run test coverage lint bench ingest ui clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "kbchat needs Python 3.11+"'
@@ -60,11 +60,20 @@ $(CHROMIUM):
 	    exit 1; \
 	fi
 
+# Two pytest workers (pytest-xdist), each test file whole on one worker so that a file's
+# shared fixtures are built once; TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+
 test: $(VENV)/.installed-dev $(CHROMIUM)
 	$(BIN)/ruff check kbchat ingest vectorstore app tests benchmarks scripts
 	$(BIN)/ruff format --check kbchat ingest vectorstore app tests benchmarks scripts
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(PYTEST)
+
+# The suite with line coverage of the four layers (pytest-cov), a table per file.
+coverage: $(VENV)/.installed-dev $(CHROMIUM)
+	$(PYTEST) --cov=kbchat --cov=ingest --cov=vectorstore --cov=app --cov-report=term
 
 # Every benchmarks/[!_]*.py, then one table of headline figures (BENCH_ARGS=--readme also
 # writes it into README.md; BENCH_ARGS="--only ui_memory" runs a subset).

@@ -48,8 +48,10 @@ def _digest(secret: SecretStr | None) -> str:
 
 def _answerer_key(config: Settings) -> str:
     """What decides which answerer is built: index, retrieval and private-model settings."""
-    shape = config.model_dump_json(include={"paths", "index", "retrieval", "local"})
-    return f"{shape}|{_digest(config.local.private_api_key)}"
+    shape = config.model_dump_json(
+        include={"paths", "index", "retrieval", "local", "private_server", "generation"}
+    )
+    return f"{shape}|{_digest(config.private_server.private_api_key)}"
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -94,7 +96,7 @@ def _cloud_key(config: Settings) -> str:
             "paths": True,
             "index": True,
             "retrieval": True,
-            "local": {"max_answer_tokens", "temperature"},
+            "generation": True,
             "cloud": {"cloud_model", "openai_base_url", "cloud_timeout_s", "cloud_max_retries"},
         }
     )
@@ -206,9 +208,9 @@ def describe_model(config: Settings | None = None) -> ModelDescription:
     """
     config = config or settings()
     built = answerer(config)
-    server = config.local.private_base_url
+    server = config.private_server.private_base_url
     configured = (
-        config.local.private_model
+        config.private_server.private_model
         if server
         else configured_model_name(config.local.resolved_model_path())
     )

@@ -27,7 +27,13 @@ from kbchat.audit import AuditLog  # noqa: E402
 from kbchat.compare import CompareRun  # noqa: E402
 from kbchat.knowledge import run_ingest  # noqa: E402
 from kbchat.llm.models import packaged_model  # noqa: E402
-from kbchat.settings import CloudSettings, LocalModelSettings, PathSettings, Settings  # noqa: E402
+from kbchat.settings import (  # noqa: E402
+    CloudSettings,
+    GenerationSettings,
+    LocalModelSettings,
+    PathSettings,
+    Settings,
+)
 from tests.fixtures.llm_server import SERVER_MODEL, start_llama_server  # noqa: E402
 
 QUESTIONS = [
@@ -48,7 +54,8 @@ def main() -> None:
     ):
         settings = Settings(
             paths=PathSettings(corpus_dir=ROOT / "docs_corpus", index_dir=Path(tmp)),
-            local=LocalModelSettings(local_n_threads=1, max_answer_tokens=args.max_tokens),
+            local=LocalModelSettings(local_n_threads=1),
+            generation=GenerationSettings(max_answer_tokens=args.max_tokens),
             cloud=CloudSettings(
                 cloud_allowed=True,
                 openai_api_key="sk-local-stand-in-000000",

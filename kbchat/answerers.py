@@ -28,8 +28,8 @@ def answering_options(settings: Settings) -> dict[str, Any]:
         "compress_whole_top": retrieval.compress_whole_top,
         "compress_shown_top": retrieval.compress_shown_top,
         "compress_drop_margin": retrieval.compress_drop_margin,
-        "max_answer_tokens": settings.local.max_answer_tokens,
-        "temperature": settings.local.temperature,
+        "max_answer_tokens": settings.generation.max_answer_tokens,
+        "temperature": settings.generation.temperature,
         "max_question_chars": retrieval.max_question_chars,
         "access": AccessPolicy(settings),
     }
@@ -44,7 +44,9 @@ def private_answerer(settings: Settings) -> tuple[Answerer, ResolvedModel | None
     Raises:
         ModelError: no GGUF file can be found, not even the packaged stand-in.
     """
-    backend, resolved = build_private_backend(settings.local, settings.limits)
+    backend, resolved = build_private_backend(
+        settings.local, settings.limits, server=settings.private_server
+    )
     # The scripted engine is a stand-in too: the pages say so and show its notice.
     scripted = isinstance(backend, ScriptedBackend)
     answerer = Answerer(

@@ -5,7 +5,7 @@ answer through `Assistant`, so each rule lives once:
 
 - the question cap and the empty-index check;
 - retrieval for the user who asks: only the documents their groups may read, filtered inside
-  both retrievers before fusion (`kbchat.policy.access`);
+  both retrievers before fusion (`kbchat.access`);
 - who answers (the private model, the cloud model, both side by side), and the fall-back to
   the private model alone when the cloud is unavailable, which is audited like any refusal;
 - the cloud policy gate and the audit log (`kbchat.cloud_answer.start_cloud_answer`);

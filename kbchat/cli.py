@@ -580,7 +580,7 @@ def models_list(settings: Settings, as_json: bool) -> None:
     """Show the configured model, the packaged stand-in, and which one answers."""
     from kbchat.llm.models import list_models
 
-    rows = list_models(settings.local)
+    rows = list_models(settings.local, settings.private_server)
     if as_json:
         engine = settings.local.local_engine
         emit_json(

@@ -3,7 +3,7 @@
 A `User` comes from the sign-in of the UI (``KBCHAT_AUTH_MODE``: an identity provider's
 claims, an authenticating proxy's headers, or the one local user) or, on the command line,
 from ``--as USER --groups G1,G2``. Retrieval reads only the documents the user's groups may
-read (`kbchat.policy.access`); every ledger and audit row names the user's id.
+read (`kbchat.access`); every ledger and audit row names the user's id.
 
 Group names are compared case-insensitively, with surrounding spaces removed. Every user is
 in `EVERYONE`.

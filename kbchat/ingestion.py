@@ -22,13 +22,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from ingest.loaders import NO_TEXT
 from ingest.sync import IngestReport, Progress, ProgressCallback
 from kbchat.audit import audit_for
+from kbchat.clock import now_iso
 from kbchat.errors import IngestBusyError, KbchatError
 from kbchat.knowledge import manifest_for, run_ingest
 from kbchat.settings import Settings
@@ -39,10 +39,6 @@ STATUS_FILE = "ingest_status.json"
 WRITE_EVERY_S = 0.3
 
 State = Literal["running", "done", "failed", "interrupted"]
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,7 @@ class JobStatus:
     done: int = 0
     total: int = 0
     current: str = ""
-    updated_at: str = field(default_factory=_now)
+    updated_at: str = field(default_factory=now_iso)
     finished_at: str | None = None
     report: dict[str, Any] | None = None
     files: dict[str, list[str]] | None = None
@@ -82,7 +78,7 @@ class JobStatus:
     @classmethod
     def starting(cls, origin: str, user: str | None, full: bool) -> JobStatus:
         """A run that starts now."""
-        return cls(state="running", origin=origin, started_at=_now(), user=user, full=full)
+        return cls(state="running", origin=origin, started_at=now_iso(), user=user, full=full)
 
     def to_dict(self) -> dict[str, Any]:
         """As plain data (the status file)."""
@@ -163,7 +159,7 @@ class StatusTracker:
             done=progress.done,
             total=progress.total,
             current=progress.current,
-            updated_at=_now(),
+            updated_at=now_iso(),
         )
         self.writing = True
         if phase_changed or time.monotonic() - self._written_at >= WRITE_EVERY_S:
@@ -173,7 +169,7 @@ class StatusTracker:
 
     def finish(self, **changes: Any) -> None:
         """End the run with these status fields (written only if the run held the lock)."""
-        self.status = replace(self.status, finished_at=_now(), updated_at=_now(), **changes)
+        self.status = replace(self.status, finished_at=now_iso(), updated_at=now_iso(), **changes)
         if self.writing:
             self._flush()
 

@@ -16,9 +16,9 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from kbchat.clock import now_iso
 from kbchat.judge import EvidencePassage, JudgeOutcome
 from vectorstore.sqlite_db import SqliteDatabase
 
@@ -193,7 +193,7 @@ class JudgeStore:
                 "verdict=excluded.verdict, status=excluded.status, reason=excluded.reason, "
                 "replies=excluded.replies",
                 (
-                    datetime.now(UTC).isoformat(timespec="seconds"),
+                    now_iso(),
                     comparison_id,
                     outcome.model,
                     outcome.verdict,

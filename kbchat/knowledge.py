@@ -33,7 +33,7 @@ from vectorstore import (
 from vectorstore.records import Filters
 
 if TYPE_CHECKING:
-    from kbchat.policy.access import CurrentAccess
+    from kbchat.access import CurrentAccess
 
 _embedders: PerProcess[tuple[object, ...], Embedder] = PerProcess()
 _indexes: PerProcess[tuple[object, ...], KnowledgeIndex] = PerProcess()
@@ -119,8 +119,8 @@ def ingest_options(
     The admin's run-time changes apply (`kbchat.overrides`): confidential path patterns and
     per-document sensitivity labels, whichever process runs the ingestion.
     """
+    from kbchat.access import access_options
     from kbchat.overrides import effective_settings, read_overrides, sensitivity_overrides
-    from kbchat.policy.access import access_options
 
     access = access_options(settings, read_overrides(settings))
     settings = effective_settings(settings)
@@ -254,7 +254,7 @@ class KnowledgeStats:
 
 def readable_sources(settings: Settings, user: User | None) -> set[str]:
     """The indexed documents ``user`` may read now (``None``: every one, as today)."""
-    from kbchat.policy.access import current_access
+    from kbchat.access import current_access
 
     entries = manifest_for(settings).entries()
     if user is None or user.full_access:
@@ -266,7 +266,7 @@ def readable_sources(settings: Settings, user: User | None) -> set[str]:
 def may_read_source(settings: Settings, user: User | None, source: str) -> bool:
     """Whether ``user`` may read (or download) one indexed document now; an unknown document
     is as unreadable as a forbidden one, so the answer never tells them apart."""
-    from kbchat.policy.access import current_access
+    from kbchat.access import current_access
 
     if source not in manifest_for(settings).entries():
         return False
@@ -278,7 +278,7 @@ def reconcile_access(
 ) -> int:
     """Rewrite the stored access of these documents' chunks to the access in force, in both
     indexes (metadata only); returns how many documents needed it."""
-    from kbchat.policy.access import current_access
+    from kbchat.access import current_access
 
     current = current or current_access(settings)
     index = index_for(settings)
@@ -301,7 +301,7 @@ class AccessPolicy:
     """What retrieval asks about access: the access in force, and the repair of stale chunks.
 
     The answering service receives it (it does not import the policy); the decision itself is
-    `kbchat.policy.access`, the repair `reconcile_access`.
+    `kbchat.access`, the repair `reconcile_access`.
 
     Args:
         settings: the settings (read afresh on every call).
@@ -312,7 +312,7 @@ class AccessPolicy:
 
     def current(self) -> CurrentAccess:
         """The access in force now."""
-        from kbchat.policy.access import current_access
+        from kbchat.access import current_access
 
         return current_access(self.settings)
 

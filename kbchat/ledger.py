@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kbchat import judge_store
 from kbchat.answering.prompt import Passage
 from kbchat.answering.service import Answer
+from kbchat.clock import now_iso
 from kbchat.compare import Comparison
 from kbchat.instances import PerProcess
 from kbchat.settings import Settings
@@ -106,10 +106,6 @@ def topic_of(passages: Sequence[Passage]) -> str | None:
     return source.split("/", 1)[0] if "/" in source else "(root)"
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 @dataclass(frozen=True)
 class FeedbackRow:
     """A thumbs up or down on an answer."""
@@ -163,7 +159,7 @@ class Ledger:
                 "groundedness, cost_usd, topic, user_id) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    _now(),
+                    now_iso(),
                     session,
                     question,
                     answer.backend,
@@ -212,7 +208,7 @@ class Ledger:
                 "cloud_answer_id, agreement, wall_s, withheld, user_id) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    _now(),
+                    now_iso(),
                     session,
                     comparison.question,
                     topic_of(retrieval.passages),
@@ -253,7 +249,7 @@ class Ledger:
                 "VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(comparison_id, user_id) DO UPDATE SET at=excluded.at, "
                 "verdict=excluded.verdict, comment=excluded.comment",
-                (_now(), comparison_id, user or "", verdict, comment or None),
+                (now_iso(), comparison_id, user or "", verdict, comment or None),
             )
 
     def judgements(self) -> list[dict[str, Any]]:
@@ -291,7 +287,7 @@ class Ledger:
             conn.execute(
                 "INSERT INTO feedback(at, answer_id, rating, comment, user_id) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (_now(), answer_id, rating, comment, user or ""),
+                (now_iso(), answer_id, rating, comment, user or ""),
             )
 
     def clear_feedback(self, answer_id: int, *, user: str | None = None) -> None:

@@ -42,7 +42,7 @@ ADJUSTABLE: dict[str, tuple[str, str]] = {
 }
 # Per-file labels an admin set: {corpus-relative POSIX path: label}.
 LABELS_KEY = "sensitivity_overrides"
-# Per-file groups an admin set: {corpus-relative POSIX path: [group, ...]} (`kbchat.policy.access`).
+# Per-file groups an admin set: {corpus-relative POSIX path: [group, ...]} (`kbchat.access`).
 ACCESS_KEY = "access_overrides"
 KEYS = (*ADJUSTABLE, LABELS_KEY, ACCESS_KEY)
 
@@ -187,7 +187,7 @@ def _valid_groups(groups: object) -> list[str]:
 
 def access_overrides(settings: Settings) -> dict[str, list[str]]:
     """The groups an admin set per document (path -> groups); empty when the file cannot be
-    used (whoever applies them must then fail closed: `kbchat.policy.access`)."""
+    used (whoever applies them must then fail closed: `kbchat.access`)."""
     stored = read_overrides(settings).values.get(ACCESS_KEY)
     return {s: list(g) for s, g in stored.items()} if isinstance(stored, dict) else {}
 

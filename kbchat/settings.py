@@ -218,6 +218,8 @@ class RetrievalSettings(_Section):
 
 
 class LocalModelSettings(_Section):
+    """The private model run in-process: which GGUF file, how llama.cpp loads it."""
+
     models_dir: Path = Field(Path("models"), description="Folder of downloaded GGUF models.")
     local_model_path: Path | None = Field(
         None,
@@ -247,6 +249,16 @@ class LocalModelSettings(_Section):
         description="Load the private model in the UI process when the UI starts (and read "
         "its instructions once), so the first question does not wait for it.",
     )
+
+    def resolved_model_path(self) -> Path:
+        """The configured GGUF path, defaulting to Llama 2 7B Chat in the models folder."""
+        return self.local_model_path or self.models_dir / LLAMA2_FILE
+
+
+class PrivateServerSettings(_Section):
+    """The company's own OpenAI-compatible server of the private model, used in place of the
+    in-process model when its address is set."""
+
     private_base_url: str | None = Field(
         None,
         description="OpenAI-compatible server of the private model inside the company "
@@ -259,12 +271,13 @@ class LocalModelSettings(_Section):
     private_timeout_s: float = Field(
         300.0, gt=0, description="Seconds to wait for KBCHAT_PRIVATE_BASE_URL to answer."
     )
+
+
+class GenerationSettings(_Section):
+    """How answers are generated, by the private and the cloud model alike."""
+
     max_answer_tokens: int = Field(512, ge=16, description="Longest answer, in tokens.")
     temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
-
-    def resolved_model_path(self) -> Path:
-        """The configured GGUF path, defaulting to Llama 2 7B Chat in the models folder."""
-        return self.local_model_path or self.models_dir / LLAMA2_FILE
 
 
 class CloudSettings(_Section):
@@ -544,6 +557,8 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=lambda: IndexSettings())
     retrieval: RetrievalSettings = Field(default_factory=lambda: RetrievalSettings())
     local: LocalModelSettings = Field(default_factory=lambda: LocalModelSettings())
+    private_server: PrivateServerSettings = Field(default_factory=lambda: PrivateServerSettings())
+    generation: GenerationSettings = Field(default_factory=lambda: GenerationSettings())
     cloud: CloudSettings = Field(default_factory=lambda: CloudSettings())
     ui: UiSettings = Field(default_factory=lambda: UiSettings())
     admin: AdminSettings = Field(default_factory=lambda: AdminSettings())

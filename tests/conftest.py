@@ -12,10 +12,12 @@ import pytest
 from kbchat.llm.models import packaged_model
 from kbchat.settings import (
     CloudSettings,
+    GenerationSettings,
     IndexSettings,
     IngestSettings,
     LocalModelSettings,
     PathSettings,
+    PrivateServerSettings,
     RetrievalSettings,
     Settings,
     UiSettings,
@@ -42,17 +44,24 @@ def make_settings(
     *,
     index: dict[str, object] | None = None,
     local: dict[str, object] | None = None,
+    generation: dict[str, object] | None = None,
+    private_server: dict[str, object] | None = None,
     cloud: dict[str, object] | None = None,
     **ingest: object,
 ) -> Settings:
     """Settings whose corpus and index live in a temporary folder, ignoring any `.env`."""
     no_env: dict[str, object] = {"_env_file": None}
+    # A key in the wrong group would be ignored silently (extra="ignore"): refuse it here.
+    misplaced = set(local or {}) - set(LocalModelSettings.model_fields)
+    assert not misplaced, f"not in settings.local: {sorted(misplaced)}"
     return Settings(
         paths=PathSettings(corpus_dir=corpus or tmp / "corpus", index_dir=tmp / "index", **no_env),
         ingest=IngestSettings(**ingest, **no_env),
         index=IndexSettings(**(index or {}), **no_env),
         retrieval=RetrievalSettings(**no_env),
         local=LocalModelSettings(**{"models_dir": tmp / "models", **(local or {})}, **no_env),
+        generation=GenerationSettings(**(generation or {}), **no_env),
+        private_server=PrivateServerSettings(**(private_server or {}), **no_env),
         cloud=CloudSettings(**(cloud or {}), **no_env),
         ui=UiSettings(**no_env),
     )
@@ -130,7 +139,10 @@ def sample_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     tmp = tmp_path_factory.mktemp("sample")
     # Greedy decoding (temperature 0): the packaged model answers the same way every run.
     settings = make_settings(
-        tmp, CORPUS, local={"local_n_ctx": 2048, "max_answer_tokens": 64, "temperature": 0.0}
+        tmp,
+        CORPUS,
+        local={"local_n_ctx": 2048},
+        generation={"max_answer_tokens": 64, "temperature": 0.0},
     )
     report = run_ingest(settings)
     assert report.failed == [], report.failed

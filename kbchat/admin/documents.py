@@ -22,6 +22,7 @@ from ingest.loaders import SUPPORTED_EXTENSIONS
 from ingest.lock import ingest_lock
 from ingest.manifest import FileEntry
 from ingest.sensitivity import LABELS
+from kbchat.access import AccessInForce, current_access
 from kbchat.admin.uploads import (
     SavedUpload,
     UploadError,
@@ -41,7 +42,6 @@ from kbchat.overrides import (
     set_sensitivity_override,
     store_access_override,
 )
-from kbchat.policy.access import AccessInForce, current_access
 from kbchat.policy.labels import LabelDecision, current_labels
 from kbchat.settings import Settings
 
@@ -97,7 +97,7 @@ class DocumentRow:
     label_reason: str = ""
     """Where the label in force comes from, or why it could not be determined."""
     access: tuple[str, ...] = ()
-    """The groups that may read it now (`kbchat.policy.access`; empty: full access only)."""
+    """The groups that may read it now (`kbchat.access`; empty: full access only)."""
     access_reason: str = ""
     """Where the access in force comes from, or why it could not be determined."""
     admin_access: tuple[str, ...] | None = None

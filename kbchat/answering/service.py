@@ -213,7 +213,7 @@ class Answerer:
             never).
         max_question_chars: longest question accepted (``None``: no limit); a longer one is
             refused before any search or model call.
-        access: the access in force (`kbchat.policy.access`), checked on every hit of a
+        access: the access in force (`kbchat.access`), checked on every hit of a
             reader without full access; ``None``: the filter inside retrieval alone.
     """
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from kbchat.answering.service import Retrieval
+from kbchat.clock import now_iso
 from kbchat.errors import CloudNotAllowedError, IndexEmptyError, KbchatError
 from kbchat.evaluation.dataset import EvalQuestion
 from kbchat.evaluation.metrics import (
@@ -296,7 +296,7 @@ class EvalRunner:
             k=self.k,
             models=self.models,
             model_names={m: self.model_names[m] for m in self.models},
-            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            started_at=now_iso(),
             notice=self.notice,
             planned=len(questions),
             judge_model=self.judging.model if self.judging else None,

@@ -14,7 +14,12 @@ from kbchat.llm.model_registry import default_threads
 from kbchat.llm.models import ResolvedModel, resolve_local_model
 from kbchat.llm.openai_compat import OpenAICompatBackend
 from kbchat.llm.scripted import ScriptedBackend
-from kbchat.settings import CloudSettings, LimitSettings, LocalModelSettings
+from kbchat.settings import (
+    CloudSettings,
+    LimitSettings,
+    LocalModelSettings,
+    PrivateServerSettings,
+)
 
 MAX_RETRIES = 2  # of a private server: transient network errors inside the company
 CLOUD_CONTEXT_WINDOWS = {"gpt-4o-mini": 128_000, "gpt-4o": 128_000, "gpt-4.1-mini": 1_047_576}
@@ -22,14 +27,18 @@ DEFAULT_CLOUD_CONTEXT = 128_000
 
 
 def build_private_backend(
-    local: LocalModelSettings, limits: LimitSettings | None = None
+    local: LocalModelSettings,
+    limits: LimitSettings | None = None,
+    *,
+    server: PrivateServerSettings | None = None,
 ) -> tuple[ChatBackend, ResolvedModel | None]:
     """The private model: a company server when one is configured, else llama.cpp in-process
     (or ctransformers, or the scripted stand-in, as ``local_engine`` says).
 
     Args:
-        local: The private-model settings.
+        local: The in-process model's settings (its context window is the server's too).
         limits: The wait limit and queue cap of the in-process model (defaults if None).
+        server: The company server of the private model; used when its address is set.
 
     Returns:
         The backend, and the resolved GGUF file (with the fallback notice, if any) for the
@@ -38,19 +47,19 @@ def build_private_backend(
     Raises:
         ModelError: When no GGUF file can be found (not even the packaged stand-in).
     """
-    if local.private_base_url:
-        key = local.private_api_key.get_secret_value() if local.private_api_key else None
-        server = OpenAICompatBackend(
-            local.private_base_url,
+    if server and server.private_base_url:
+        key = server.private_api_key.get_secret_value() if server.private_api_key else None
+        remote = OpenAICompatBackend(
+            server.private_base_url,
             key,
-            local.private_model,
-            display_name=local.private_model,
+            server.private_model,
+            display_name=server.private_model,
             context_window=local.local_n_ctx,
-            timeout_s=local.private_timeout_s,
+            timeout_s=server.private_timeout_s,
             max_retries=MAX_RETRIES,
             key_env="KBCHAT_PRIVATE_API_KEY",
         )
-        return server, None
+        return remote, None
     if local.local_engine == "scripted":
         return ScriptedBackend(context_window=local.local_n_ctx), None
     resolved = resolve_local_model(local)

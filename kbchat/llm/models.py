@@ -16,7 +16,7 @@ from typing import Literal
 
 from kbchat.errors import ModelError
 from kbchat.llm.openai_compat import shown_url
-from kbchat.settings import LLAMA2_FILE, LocalModelSettings
+from kbchat.settings import LLAMA2_FILE, LocalModelSettings, PrivateServerSettings
 
 PackagedName = Literal["smollm2"]
 LLAMA2_NAME = "Llama 2 7B Chat"
@@ -161,21 +161,26 @@ class ModelInfo:
     url: str | None = None
 
 
-def list_models(local: LocalModelSettings) -> list[ModelInfo]:
+def list_models(
+    local: LocalModelSettings, server_settings: PrivateServerSettings | None = None
+) -> list[ModelInfo]:
     """The private model's candidates: the configured file, the packaged stand-in, and the
     company server when one is configured.
 
     Args:
-        local: The private-model settings.
+        local: The in-process model's settings.
+        server_settings: The company server of the private model, if any.
 
     Returns:
         One row per model, the one in use marked.
     """
     rows: list[ModelInfo] = []
-    server = local.private_base_url
-    if server:
+    server = server_settings.private_base_url if server_settings else None
+    if server_settings and server:
         rows.append(
-            ModelInfo(local.private_model, None, True, None, True, False, url=shown_url(server))
+            ModelInfo(
+                server_settings.private_model, None, True, None, True, False, url=shown_url(server)
+            )
         )
     configured = local.resolved_model_path()
     present = configured.is_file()

@@ -64,7 +64,12 @@ def test_follow_up_uses_the_conversation(answerer: Answerer) -> None:
 
 
 def test_passages_are_cut_to_the_context_window(sample_settings: Settings, tmp_path: Path) -> None:
-    small = make_settings(tmp_path, local={"local_n_ctx": 700, "max_answer_tokens": 64}, index={})
+    small = make_settings(
+        tmp_path,
+        local={"local_n_ctx": 700},
+        generation={"max_answer_tokens": 64},
+        index={},
+    )
     small.paths = sample_settings.paths
     answerer, _ = private_answerer(small)
     retrieval = answerer.retrieve("What does the travel policy say about flights and hotels?")
@@ -111,8 +116,8 @@ def test_second_architecture_answers_through_the_same_code(
             "local_model_path": gemma3_model(),
             "local_chat_format": GEMMA3_CHAT_FORMAT,
             "local_n_ctx": 2048,
-            "max_answer_tokens": 32,
         },
+        generation={"max_answer_tokens": 32},
     )
     gemma.paths = sample_settings.paths
     answerer, resolved = private_answerer(gemma)
@@ -192,12 +197,9 @@ def test_private_model_behind_a_company_server_answers_the_same_way(
     with start_llama_server(packaged_model("smollm2"), chat_format="chatml", n_ctx=2048) as url:
         served = make_settings(
             tmp_path,
-            local={
-                "private_base_url": url,
-                "private_model": "company-llm",
-                "local_n_ctx": 2048,
-                "max_answer_tokens": 32,
-            },
+            local={"local_n_ctx": 2048},
+            private_server={"private_base_url": url, "private_model": "company-llm"},
+            generation={"max_answer_tokens": 32},
         )
         served.paths = sample_settings.paths
         answerer, resolved = private_answerer(served)

@@ -57,12 +57,8 @@ def cloud_stand_in() -> Iterator[tuple[str, ProxyControl]]:
 def cloud_settings(sample: Settings, tmp: Path, base_url: str, **cloud: object) -> Settings:
     settings = make_settings(
         tmp,
-        local={
-            "local_engine": "scripted",
-            "local_n_ctx": 2048,
-            "max_answer_tokens": 32,
-            "temperature": 0.0,
-        },
+        local={"local_engine": "scripted", "local_n_ctx": 2048},
+        generation={"max_answer_tokens": 32, "temperature": 0.0},
         cloud={
             "cloud_allowed": True,
             "openai_api_key": API_KEY,

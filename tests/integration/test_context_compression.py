@@ -30,7 +30,10 @@ def test_compressed_prompt_is_shorter_and_citations_stay_whole(
 ) -> None:
     tmp = tmp_path_factory.mktemp("compress")
     settings = make_settings(
-        tmp, CORPUS, local={"local_n_ctx": 2048, "max_answer_tokens": 24, "temperature": 0.0}
+        tmp,
+        CORPUS,
+        local={"local_n_ctx": 2048},
+        generation={"max_answer_tokens": 24, "temperature": 0.0},
     )
     assert run_ingest(settings).failed == []
     whole = _answerer(settings, compress=False)

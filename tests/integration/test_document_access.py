@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from kbchat.access import current_access
 from kbchat.admin.documents import set_document_access
 from kbchat.answerers import private_answerer
 from kbchat.answering.service import Answerer
@@ -20,7 +21,6 @@ from kbchat.knowledge import (
     stats,
 )
 from kbchat.overrides import overrides_path
-from kbchat.policy.access import current_access
 from kbchat.settings import AccessSettings, Settings
 from tests.conftest import make_settings
 from tests.fixtures.cli import kbchat

@@ -13,7 +13,7 @@ from kbchat.llm.base import ChatMessage
 from kbchat.llm.factory import build_private_backend
 from kbchat.llm.models import packaged_model
 from kbchat.llm.openai_compat import OpenAICompatBackend
-from kbchat.settings import LocalModelSettings
+from kbchat.settings import LocalModelSettings, PrivateServerSettings
 from tests.fixtures.llm_server import SERVER_MODEL, start_llama_server
 
 pytestmark = pytest.mark.integration
@@ -78,13 +78,13 @@ def test_close_stops_the_server_stream(server_url: str) -> None:
 
 
 def test_factory_points_the_private_model_at_the_server(server_url: str, tmp_path: object) -> None:
-    local = LocalModelSettings(
+    local = LocalModelSettings(_env_file=None, local_n_ctx=1024)
+    server = PrivateServerSettings(
         _env_file=None,
         private_base_url=server_url,
         private_model=SERVER_MODEL,
         private_api_key=SecretStr(KEY),
-        local_n_ctx=1024,
     )
-    backend, resolved = build_private_backend(local)
+    backend, resolved = build_private_backend(local, server=server)
     assert resolved is None and backend.model_name == SERVER_MODEL
     assert "".join(backend.stream_chat(QUESTION, max_tokens=8, temperature=0.0))

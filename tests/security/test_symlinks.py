@@ -59,7 +59,8 @@ def _settings(tmp: Path, corpus: Path, base_url: str) -> Settings:
     settings = make_settings(
         tmp,
         corpus,
-        local={"local_n_ctx": 2048, "max_answer_tokens": 16, "temperature": 0.0},
+        local={"local_n_ctx": 2048},
+        generation={"max_answer_tokens": 16, "temperature": 0.0},
         cloud={
             "cloud_allowed": True,
             "openai_api_key": API_KEY,

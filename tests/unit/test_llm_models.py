@@ -14,13 +14,17 @@ from kbchat.llm.gguf import check_gguf, describe_load_failure, read_gguf_info
 from kbchat.llm.llamacpp import LlamaCppBackend
 from kbchat.llm.models import list_models, packaged_model, resolve_local_model
 from kbchat.llm.openai_compat import NO_KEY_MESSAGE, OpenAICompatBackend
-from kbchat.settings import LLAMA2_FILE, CloudSettings, LocalModelSettings
+from kbchat.settings import LLAMA2_FILE, CloudSettings, LocalModelSettings, PrivateServerSettings
 
 pytestmark = pytest.mark.unit
 
 
 def _local(tmp_path: Path, **values: object) -> LocalModelSettings:
     return LocalModelSettings(_env_file=None, **{"models_dir": tmp_path / "models", **values})  # type: ignore[arg-type]
+
+
+def _server(**values: object) -> PrivateServerSettings:
+    return PrivateServerSettings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
 def _fake_gguf(path: Path, size: int = 4096) -> Path:
@@ -88,7 +92,7 @@ def test_list_models_marks_the_one_in_use(tmp_path: Path) -> None:
 
 
 def test_list_models_shows_a_configured_server(tmp_path: Path) -> None:
-    rows = list_models(_local(tmp_path, private_base_url="http://127.0.0.1:8999/v1"))
+    rows = list_models(_local(tmp_path), _server(private_base_url="http://127.0.0.1:8999/v1"))
     assert rows[0].url == "http://127.0.0.1:8999/v1" and rows[0].in_use
     assert not any(r.in_use for r in rows[1:])
 
@@ -155,7 +159,8 @@ def test_private_backend_is_llama_cpp_on_the_resolved_model(tmp_path: Path) -> N
 
 def test_private_backend_is_the_company_server_when_configured(tmp_path: Path) -> None:
     backend, resolved = build_private_backend(
-        _local(tmp_path, private_base_url="http://127.0.0.1:9/v1", private_model="llama2-7b")
+        _local(tmp_path),
+        server=_server(private_base_url="http://127.0.0.1:9/v1", private_model="llama2-7b"),
     )
     assert isinstance(backend, OpenAICompatBackend)
     assert resolved is None

@@ -64,9 +64,10 @@ def test_the_engine_setting_selects_it_and_every_answer_says_so(tmp_path: Path) 
 def test_a_company_server_wins_over_the_engine_and_has_no_notice(tmp_path: Path) -> None:
     settings = make_settings(
         tmp_path,
-        local={"local_engine": "scripted", "private_base_url": "http://127.0.0.1:9/v1"},
+        local={"local_engine": "scripted"},
+        private_server={"private_base_url": "http://127.0.0.1:9/v1"},
     )
-    backend, _ = build_private_backend(settings.local)
+    backend, _ = build_private_backend(settings.local, server=settings.private_server)
     assert not isinstance(backend, ScriptedBackend)
     answerer, _ = private_answerer(settings)
     assert answerer.notice is None
