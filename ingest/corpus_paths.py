@@ -8,7 +8,7 @@ through `inside_corpus`, so the rule is written once.
 
 from __future__ import annotations
 
-from pathlib import Path, PurePath
+from pathlib import Path, PurePath, PurePosixPath
 
 
 def inside_corpus(corpus: Path, source: str | PurePath, *, follow_link: bool = True) -> Path | None:
@@ -34,3 +34,29 @@ def inside_corpus(corpus: Path, source: str | PurePath, *, follow_link: bool = T
         return None
     kept = path.parent.resolve() / path.name
     return kept if kept.parent.is_relative_to(root) else None
+
+
+def document_file(corpus: Path, source: str) -> tuple[Path | None, str]:
+    """The existing file an index entry's ``source`` names, with every link resolved, or why
+    it names none: the one check behind a document's label and access in force.
+
+    Args:
+        corpus: the corpus folder, already resolved.
+        source: the document's path relative to the corpus folder, POSIX style (untrusted).
+
+    Returns:
+        ``(file, "")``, or ``(None, reason)`` when ``source`` is empty, absolute, holds ``..``
+        or a backslash, does not exist, leads outside the folder, or is not a file.
+    """
+    relative = PurePosixPath(source)
+    if not source or relative.is_absolute() or ".." in relative.parts or "\\" in source:
+        return None, "not a document path of the document folder"
+    try:
+        target = (corpus / relative).resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None, "the file is not in the document folder"
+    if not target.is_relative_to(corpus):
+        return None, "the file leads outside the document folder"
+    if not target.is_file():
+        return None, "not a file"
+    return target, ""

@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ingest.access import access_for, front_matter_access
+from ingest.corpus_paths import document_file
 from kbchat.identity import User
 from kbchat.overrides import ACCESS_KEY, AdminState, read_overrides
 from kbchat.settings import Settings
@@ -127,18 +128,10 @@ class CurrentAccess:
     def _decide(self, source: str) -> AccessInForce:
         if self.error:
             return self._undetermined(source, "the admin settings file cannot be used")
+        target, why = document_file(self.corpus, source)
+        if target is None:
+            return self._undetermined(source, why)
         relative = PurePosixPath(source)
-        if not source or relative.is_absolute() or ".." in relative.parts or "\\" in source:
-            return self._undetermined(source, "not a document path of the document folder")
-        path = self.corpus / relative
-        try:
-            target = path.resolve(strict=True)
-        except (OSError, RuntimeError):
-            return self._undetermined(source, "the file is not in the document folder")
-        if not target.is_relative_to(self.corpus):
-            return self._undetermined(source, "the file leads outside the document folder")
-        if not target.is_file():
-            return self._undetermined(source, "not a file")
         try:
             stated, problem = _front_matter_access(target, self.size_limit)
         except OSError as err:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import cast
 
+from ingest.corpus_paths import document_file
 from ingest.links import strictest
 from ingest.loaders import SUPPORTED_EXTENSIONS, LoadError
 from ingest.loaders.markdown import split_front_matter
@@ -121,18 +122,10 @@ class CurrentLabels:
     def _decide(self, source: str) -> LabelDecision:
         if self.error:
             return self._undetermined(source, "the admin settings file cannot be used")
+        target, why = document_file(self.corpus, source)
+        if target is None:
+            return self._undetermined(source, why)
         relative = PurePosixPath(source)
-        if not source or relative.is_absolute() or ".." in relative.parts or "\\" in source:
-            return self._undetermined(source, "not a document path of the document folder")
-        path = self.corpus / relative
-        try:
-            target = path.resolve(strict=True)
-        except (OSError, RuntimeError):
-            return self._undetermined(source, "the file is not in the document folder")
-        if not target.is_relative_to(self.corpus):
-            return self._undetermined(source, "the file leads outside the document folder")
-        if not target.is_file():
-            return self._undetermined(source, "not a file")
         stated = ""
         if SUPPORTED_EXTENSIONS.get(relative.suffix.lower()) in _FRONT_MATTER_FORMATS:
             try:
