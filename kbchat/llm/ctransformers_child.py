@@ -9,7 +9,8 @@ Protocol, over the connection whose descriptor is the first argument (pickled tu
 ``("ready", None)`` or ``("error", reason)`` once loaded; then ``("count", text)`` is answered
 with ``("count", n)``, and ``("generate", prompt, max_tokens, temperature)`` with ``("delta",
 text)`` messages and one ``("done", (tokens_in, tokens_out))``; a ``("stop",)`` sent during an
-answer ends it early.
+answer ends it early. A ``("stop",)`` that arrives after the answer's ``done`` (the parent
+sent it while the child was finishing) is read and ignored.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ def serve(conn: Connection, path: str, threads: int, context: int) -> None:
             request = conn.recv()
         except (EOFError, OSError):
             return
+        if request[0] == "stop":
+            continue  # late: the answer it meant to stop had already ended
         if request[0] == "count":
             conn.send(("count", len(model.tokenize(request[1]))))
             continue

@@ -100,6 +100,24 @@ def test_stop_ends_the_answer_and_frees_the_model(tiny_llama: Path) -> None:
     assert len(list(full)) == 5  # nothing of the stopped answer leaks into this one
 
 
+def test_a_stop_that_arrives_after_the_answer_ended_is_ignored(tiny_llama: Path) -> None:
+    """The race behind a closed stream: the parent sends ``stop`` while the child is already
+    sending ``done``. Here the stop comes certainly late; the child must go on serving."""
+    pytest.importorskip("ctransformers")
+    backend = _llama2(tiny_llama)
+    backend.warm_up()
+    child = backend._shared.child
+    assert child is not None
+    child.send(("generate", "[INST] hello [/INST]", 1, 0.0), "answering with")
+    while child.recv("answering with")[0] != "done":
+        pass
+    child.send(("stop",), "stopping")
+    child.send(("count", "the annual leave policy"), "counting tokens of")
+    kind, count = child.recv("counting tokens of")
+    assert kind == "count" and count > 1
+    assert backend._shared.child is child and child.process.is_alive()
+
+
 def test_a_crash_in_the_library_is_a_model_error_and_the_next_request_works(
     tiny_llama: Path,
 ) -> None:
