@@ -132,7 +132,7 @@ def test_cli_watch_prints_each_run_and_stops_on_ctrl_c(tmp_path: Path, small_cor
     }
     code = (
         "from kbchat.settings import Settings\n"
-        "from kbchat.cli import run_watch\n"
+        "from kbchat.cli.index import run_watch\n"
         "run_watch(Settings(), None, interval=0.2)\n"
     )
     proc = subprocess.Popen(

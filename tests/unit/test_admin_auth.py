@@ -21,7 +21,7 @@ from kbchat.admin.auth import (
     sign_in,
     verify_password,
 )
-from kbchat.admin.cli import admin
+from kbchat.cli.admin import admin
 from kbchat.settings import AdminSettings, Settings
 from tests.conftest import make_settings
 

@@ -2,9 +2,8 @@
 what the cloud gate withheld, and the ``--json`` object (`emit_json`, which every
 ``--json`` of the CLI prints through).
 
-Both commands print through these functions, so an answer reads the same in either; they live
-here, not in ``kbchat.cli``, because ``kbchat.cli`` registers ``kbchat.chat_cli``'s command
-and the two would otherwise import each other.
+Both commands (`kbchat.cli.ask`, `kbchat.cli.chat`) print through these functions, so an
+answer reads the same in either.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``kbchat judge`` and ``kbchat report``: the automatic judge and the verdict, from the shell.
 
-Registered on the main group by ``kbchat.cli``; heavy imports stay inside the functions.
+Registered on the main group by `kbchat.cli`; heavy imports stay inside the functions.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from kbchat.cli_answers import emit_json
-from kbchat.errors import KbchatError
+from kbchat.cli.errors import user_errors
+from kbchat.cli.output import emit_json
 from kbchat.settings import Settings
 
 
@@ -57,10 +57,8 @@ def judge_command(
     """
     from kbchat.judging import Judging
 
-    try:
+    with user_errors():
         run = Judging(settings, session="kbchat judge").run(since=since, limit=limit, again=again)
-    except KbchatError as err:
-        raise click.ClickException(str(err)) from err
     if as_json:
         emit_json(run.to_dict())
         return
@@ -107,12 +105,10 @@ def report_command(settings: Settings, html_path: Path | None, as_json: bool) ->
     from kbchat.verdict.figures import verdict_report
     from kbchat.verdict.report import render_text, write_html
 
-    try:
+    with user_errors():
         report = verdict_report(settings, ledger_for(settings), audit_for(settings))
         if html_path is not None:
             write_html(report, html_path)
-    except KbchatError as err:
-        raise click.ClickException(str(err)) from err
     if as_json:
         emit_json(report.to_json())
     else:

@@ -19,7 +19,8 @@ import click
 
 from kbchat.answering.service import Answer, Answerer, Retrieval
 from kbchat.assistant import Assistant
-from kbchat.cli_options import acting_user_options
+from kbchat.cli.errors import user_errors
+from kbchat.cli.options import acting_user_options
 from kbchat.compare import CompareRun, Side
 from kbchat.conversation import CHOICES, Choice, Exchange, carried_answer, history
 from kbchat.errors import IndexEmptyError, KbchatError
@@ -142,7 +143,7 @@ class ChatSession:
     def _payload(
         self, retrieval: Retrieval, answers: list[Answer], *args: Any, **extra: Any
     ) -> dict[str, Any]:
-        from kbchat.cli_answers import ask_payload
+        from kbchat.cli.output import ask_payload
 
         payload = ask_payload(retrieval, answers, *args, **extra)
         payload["turn"] = len(self.exchanges)
@@ -153,7 +154,7 @@ class ChatSession:
 
     def _one(self, exchange: Exchange, run: CompareRun) -> None:
         """One model answers (the private one, or the cloud's through the gate)."""
-        from kbchat.cli_answers import print_figures, print_sources, stream_one
+        from kbchat.cli.output import print_figures, print_sources, stream_one
 
         side: Side = "private" if exchange.choice == "private" else "cloud"
         result = run.result
@@ -180,7 +181,7 @@ class ChatSession:
         print_figures(answer, result.retrieval.seconds)
 
     def _both(self, exchange: Exchange, config: Settings, run: CompareRun) -> None:
-        from kbchat.cli_answers import compared_answers, print_both
+        from kbchat.cli.output import compared_answers, print_both
 
         result = run.run()
         exchange.answer = carried_answer(result)
@@ -258,10 +259,9 @@ def chat(settings: Settings, which: str, as_json: bool, user: User) -> None:
     stdin = sys.stdin
     interactive = stdin.isatty() and sys.stdout.isatty() and not as_json
     try:
-        session = ChatSession(settings, which, as_json=as_json, user=user)  # type: ignore[arg-type]
-        session.run(stdin, interactive=interactive)
-    except KbchatError as err:
-        raise click.ClickException(str(err)) from err
+        with user_errors():
+            session = ChatSession(settings, which, as_json=as_json, user=user)  # type: ignore[arg-type]
+            session.run(stdin, interactive=interactive)
     except KeyboardInterrupt:
         click.echo(err=True)
         sys.exit(130)

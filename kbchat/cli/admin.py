@@ -1,6 +1,6 @@
 """Admin commands: ``kbchat admin hash-password``, ``kbchat docs ...``, ``kbchat settings ...``.
 
-`admin`, `docs` and `settings_group` are click groups that ``kbchat.cli`` registers. They keep
+`admin`, `docs` and `settings_group` are click groups that `kbchat.cli` registers. They keep
 their heavy imports inside the functions.
 
 ``docs`` and ``settings`` do what the Admin page's Documents and Settings tabs do, through the
@@ -13,15 +13,14 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from kbchat.cli_answers import emit_json
+from kbchat.cli.errors import user_errors
+from kbchat.cli.output import emit_json
+from kbchat.errors import KbchatError
 from kbchat.settings import Settings
-
-if TYPE_CHECKING:
-    pass
 
 
 @click.group()
@@ -82,7 +81,6 @@ def _warn_if_unusable(settings: Settings) -> None:
 def _reingest_after(settings: Settings, what: str, user: str) -> None:
     """Write a change into the index now, as the Admin page does after it; a run that cannot
     start or fails is an error (exit status 1), never reported as done."""
-    from kbchat.errors import KbchatError
     from kbchat.ingestion import summary, tracked_ingest
 
     try:
@@ -118,13 +116,10 @@ def docs_list(settings: Settings, as_json: bool) -> None:
     (the next re-ingest writes the new one).
     """
     from kbchat.admin.documents import list_documents
-    from kbchat.errors import KbchatError
 
     _warn_if_unusable(settings)
-    try:
+    with user_errors():
         rows = list_documents(settings)
-    except KbchatError as err:
-        raise click.ClickException(str(err)) from err
     if as_json:
         emit_json([row.to_dict() for row in rows])
         return
@@ -163,14 +158,11 @@ def docs_label(settings: Settings, path: str, label: str, no_ingest: bool) -> No
       kbchat docs label it/vpn.md document
     """
     from kbchat.admin.documents import set_sensitivity
-    from kbchat.errors import KbchatError
 
     user = _cli_user()
     chosen = None if label == "document" else label
-    try:
+    with user_errors():
         decision = set_sensitivity(settings, path, chosen, user=user)
-    except KbchatError as err:
-        raise click.ClickException(str(err)) from err
     click.echo(f"{decision.source}: {decision.label} ({decision.reason}), in force now.")
     if chosen is not None and decision.label != chosen:
         click.echo(
@@ -201,15 +193,12 @@ def docs_access(settings: Settings, path: str, groups: str | None, clear: bool) 
       kbchat docs access hr/reviews.docx --clear
     """
     from kbchat.admin.documents import set_access
-    from kbchat.errors import KbchatError
 
     if clear == bool(groups):
         raise click.UsageError("give GROUPS (comma-separated) or --clear, not both or neither")
     chosen = None if clear else [g for g in (groups or "").split(",") if g.strip()]
-    try:
+    with user_errors():
         decision = set_access(settings, path, chosen, user=_cli_user())
-    except KbchatError as err:
-        raise click.ClickException(str(err)) from err
     click.echo(
         f"{decision.source}: readable by {decision.shown} ({decision.reason}), in force now."
     )
@@ -227,16 +216,13 @@ def docs_delete(settings: Settings, path: str, yes: bool) -> None:
       kbchat docs delete old/handbook-2019.pdf --yes
     """
     from kbchat.admin.documents import delete_document
-    from kbchat.errors import KbchatError
 
     if not yes:
         if not sys.stdin.isatty():
             raise click.UsageError("add --yes to delete without a question (not a terminal)")
         click.confirm(f"Delete {path} from the document folder and the index?", abort=True)
-    try:
+    with user_errors():
         delete_document(settings, path, user=_cli_user())
-    except KbchatError as err:
-        raise click.ClickException(str(err)) from err
     click.echo(f"{path} was deleted from the folder and the index.")
 
 
@@ -332,7 +318,6 @@ def settings_set(settings: Settings, key: str, value: str, no_ingest: bool) -> N
       kbchat settings set cloud_allowed true
       kbchat settings set confidential_paths "hr/private/**,finance/board/**"
     """
-    from kbchat.errors import KbchatError
     from kbchat.overrides import ADJUSTABLE, set_override
 
     parsed = _parse(key, value)
@@ -342,10 +327,8 @@ def settings_set(settings: Settings, key: str, value: str, no_ingest: bool) -> N
         _warn_if_unusable(settings)
         click.echo("Nothing changed.")
         return
-    try:
+    with user_errors():
         set_override(settings, key, parsed, user=user)
-    except KbchatError as err:
-        raise click.ClickException(str(err)) from err
     click.echo(f"{key} is now {json.dumps(parsed)}, in force for every process.")
     if key == "confidential_paths" and not no_ingest:
         _reingest_after(settings, "The new patterns", user)
