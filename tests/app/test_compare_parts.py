@@ -111,13 +111,13 @@ def test_thumbs_count_ratings_per_model() -> None:
 
 
 class _Endless:
-    """An answerer with the real stream types whose model never stops writing."""
+    """An answerer with the real stream types whose model writes until it is stopped."""
 
     label = "private"
 
     def stream(self, retrieval: Retrieval, *_args: object, **_kwargs: object) -> AnswerStream:
-        def body(_stream: ChatStream) -> Iterator[str]:
-            while True:
+        def body(stream: ChatStream) -> Iterator[str]:
+            while not stream.stop_requested:  # as every backend does between tokens
                 yield "x"
 
         return AnswerStream(Answer("private", "endless"), ChatStream(body))
@@ -136,8 +136,13 @@ def test_an_abandoned_comparison_stops_its_streams(tmp_path: Path) -> None:
     events = run.events()
     assert next(events).text == "x"
     events.close()  # the page left: the run closes its streams
-    stream = run._streams[0]
-    assert list(stream) == []  # stopped, not writing forever
+    # The worker thread may be mid-token when the close comes; it must end on its own
+    # (its last event is the end marker), not keep the model writing.
+    ended = []
+    while (event := run._events.get(timeout=30)) is not None:
+        ended.append(event.kind)
+    assert ended[-1:] == ["done"]
+    assert list(run._streams[0]) == []  # stopped, not writing forever
     closed = CompareRun(
         settings,
         Retrieval("q", [], True, 0.0),
