@@ -61,7 +61,7 @@ class ChatSession:
         self.unanswered = 0
         self.ended = False
 
-    def _effective(self) -> Settings:
+    def _settings_now(self) -> Settings:
         """The settings in force for this question: loaded again, so that an admin's change
         made during the conversation (the cloud switched off) holds from the next question."""
         from kbchat.settings_loading import load_settings
@@ -102,7 +102,7 @@ class ChatSession:
         Raises:
             IndexEmptyError: nothing has been ingested (no question can be answered).
         """
-        config = self._effective()
+        config = self._settings_now()
         earlier = history(self.exchanges, CloudGate(config))
         exchange = Exchange(question, choice=self.choice)
         self.exchanges.append(exchange)

@@ -20,7 +20,6 @@ from kbchat.settings import LLAMA2_FILE, LocalModelSettings, PrivateServerSettin
 
 PackagedName = Literal["smollm2"]
 LLAMA2_NAME = "Llama 2 7B Chat"
-LLAMA2_CHAT_FORMAT = "llama-2"
 
 
 @dataclass(frozen=True)
