@@ -395,6 +395,7 @@ def test_searches_keep_working_during_ingestion(
             except BaseException as err:  # noqa: BLE001 - reported by the test
                 errors.append(err)
                 return
+            done.wait(0.05)  # a reader's pace, leaving the cores to the ingestion it overlaps
 
     threads = [threading.Thread(target=searcher) for _ in range(2)]
     for t in threads:
