@@ -61,9 +61,11 @@ $(CHROMIUM):
 	fi
 
 # Two pytest workers (pytest-xdist), each test file whole on one worker so that a file's
-# shared fixtures are built once; TEST_WORKERS=0 runs in one process.
+# shared fixtures are built once; TEST_WORKERS=0 runs in one process. Files are handed out in
+# path order, not xdist's default of most tests first: that put the files with few but slow
+# tests (the browser and model ones) last, and one worker ran them while the other waited.
 TEST_WORKERS ?= 2
-PYTEST := $(BIN)/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+PYTEST := $(BIN)/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
 test: $(VENV)/.installed-dev $(CHROMIUM)
 	$(BIN)/ruff check kbchat ingest vectorstore app tests benchmarks scripts
